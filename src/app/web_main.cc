@@ -1,0 +1,111 @@
+// fsm-web: the HTTP API. Configuration comes only from the environment
+// (docs/CONFIGURATION.md lists every variable).
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+
+#include <cstdlib>
+
+#include "common/env.h"
+#include "common/log.h"
+#include "events/db_monitor.h"
+#include "events/pg_event_store.h"
+#include "events/pg_pool.h"
+#include "http/health.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace {
+
+struct WebConfig {
+  std::string database_url;
+  fsm::http::ServerConfig server;
+  std::size_t pool_size = 0;
+  std::chrono::milliseconds health_interval{1000};
+  std::chrono::milliseconds health_timeout{1500};
+  std::string log_level;
+
+  static WebConfig from_env() {
+    namespace env = fsm::env;
+    WebConfig c;
+    c.database_url = env::get_string("DATABASE_URL", "");
+    if (c.database_url.empty()) throw env::ConfigError("DATABASE_URL is required");
+    c.log_level = env::get_string("LOG_LEVEL", "info");
+    c.server.host = env::get_string("FSM_HTTP_HOST", "0.0.0.0");
+    c.server.port = static_cast<std::uint16_t>(env::get_int("PORT", 3000, 0, 65535));
+    c.server.threads = static_cast<int>(env::get_int("FSM_HTTP_THREADS", 2, 1, 64));
+    // One connection per HTTP thread: a handler never waits for a connection.
+    c.pool_size = static_cast<std::size_t>(
+        env::get_int("FSM_DB_POOL_SIZE", c.server.threads, 1, 256));
+    c.server.max_body_bytes = static_cast<std::size_t>(
+        env::get_int("FSM_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024));
+    c.server.drain_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000));
+    c.health_interval =
+        std::chrono::milliseconds(env::get_int("FSM_HEALTH_INTERVAL_MS", 1000, 50, 60000));
+    c.health_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_HEALTH_TIMEOUT_MS", 1500, 50, 1900));
+    return c;
+  }
+};
+
+}  // namespace
+
+int main() {
+  // Signals are taken synchronously by this thread (sigwait); every thread
+  // started below inherits the mask. SIGPIPE would kill us on a closed socket.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  WebConfig config;
+  try {
+    config = WebConfig::from_env();
+  } catch (const fsm::env::ConfigError& e) {
+    fsm::log::init("web", "info");
+    fsm::log::error("invalid configuration", {{"error", e.what()}});
+    return 2;
+  }
+  fsm::log::init("web", config.log_level);
+  if (sodium_init() < 0) {
+    fsm::log::error("libsodium failed to initialise");
+    return 1;
+  }
+  // A hung or unreachable database must not block a connect forever.
+  setenv("PGCONNECT_TIMEOUT", "3", /*overwrite=*/0);
+
+  try {
+    fsm::events::PgPool pool(config.database_url, config.pool_size);
+    pool.add_preparer(fsm::events::PgEventStore::prepare);
+
+    fsm::events::DbMonitor monitor(config.database_url, config.health_interval,
+                                   config.health_timeout);
+    monitor.probe_once();  // so the first health answer is already real
+    monitor.start();
+
+    fsm::http::Router router;
+    router.add(fsm::http::Method::kGet, "/api/health",
+               fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
+
+    fsm::http::Server server(config.server, router);
+    const auto port = server.start();
+    fsm::log::info("fsm-web ready", {{"port", port},
+                                     {"threads", config.server.threads},
+                                     {"db_pool", config.pool_size},
+                                     {"db", monitor.healthy() ? "ok" : "fail"}});
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    fsm::log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    const int unfinished = server.drain_and_stop();
+    monitor.stop();
+    fsm::log::info("fsm-web stopped", {{"unfinished_requests", unfinished}});
+    return 0;
+  } catch (const std::exception& e) {
+    fsm::log::error("fsm-web failed", {{"error", e.what()}});
+    return 1;
+  }
+}

@@ -1,0 +1,17 @@
+// UUIDs as canonical lower-case strings.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace fsm {
+
+// A version-7 UUID: millisecond time prefix plus 74 random bits (libsodium).
+// Time-ordered ids keep the B-tree indexes on ids append-mostly, which matters
+// for insert speed on a Raspberry Pi's SD card or SSD.
+std::string new_uuid();
+
+// True for the canonical 8-4-4-4-12 hex form (either case).
+bool is_uuid(std::string_view text);
+
+}  // namespace fsm

@@ -1,0 +1,225 @@
+#include "events/pg_event_store.h"
+
+#include <charconv>
+#include <limits>
+#include <stdexcept>
+
+namespace fsm::events {
+namespace {
+
+// Columns every read returns, in this order (see to_recorded).
+constexpr const char* kEventColumns =
+    "global_position, tx_id::text, event_id::text, stream_id::text, stream_type, "
+    "stream_version, event_type, schema_version, data::text, metadata::text, "
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint";
+
+// The events to append travel as one jsonb array parameter (libpqxx 6.4 has no
+// array parameters); `ord` gives each its place in the batch.
+constexpr const char* kInputCte =
+    "input AS ("
+    " SELECT (e->>'event_id')::uuid AS event_id, e->>'type' AS event_type,"
+    "  (e->>'schema_version')::int AS schema_version, e->'data' AS data, ord::int AS ord"
+    " FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t(e, ord))";
+
+// The version check and the stream lock are one statement with the insert: the
+// conditional UPDATE waits for any concurrent appender's row lock, re-checks
+// `version = expected` against the committed row, and the events are inserted
+// only if it matched (the CROSS JOIN yields no rows otherwise). The unique
+// (stream_id, stream_version) index is the backstop.
+std::string append_existing_sql() {
+  return std::string("WITH ") + kInputCte +
+         ", bumped AS ("
+         " UPDATE streams SET version = $3::int + $5::int"
+         " WHERE stream_id = $1::uuid AND version = $3::int"
+         " RETURNING version) "
+         "INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type,"
+         " schema_version, data, metadata, account_id) "
+         "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
+         " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN bumped ORDER BY i.ord "
+         "RETURNING " +
+         kEventColumns;
+}
+
+// A new stream: inserting its row claims it. When another transaction creates
+// the same stream concurrently, the insert waits for it and then yields no row,
+// which is reported as a ConcurrencyConflict (never dropped silently).
+std::string append_new_sql() {
+  return std::string("WITH ") + kInputCte +
+         ", created AS ("
+         " INSERT INTO streams (stream_id, stream_type, version)"
+         " VALUES ($1::uuid, $2::text, $3::int + $5::int)"
+         " ON CONFLICT (stream_id) DO NOTHING RETURNING version) "
+         "INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type,"
+         " schema_version, data, metadata, account_id) "
+         "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
+         " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN created ORDER BY i.ord "
+         "RETURNING " +
+         kEventColumns;
+}
+
+std::uint64_t parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    throw std::runtime_error("bad xid8 from database");
+  }
+  return v;
+}
+
+RecordedEvent to_recorded(const pqxx::row& r) {
+  RecordedEvent e;
+  e.position = r[0].as<std::int64_t>();
+  e.tx_id = parse_u64(r[1].c_str());
+  e.event_id = r[2].c_str();
+  e.stream_id = r[3].c_str();
+  e.stream_type = r[4].c_str();
+  e.version = r[5].as<int>();
+  e.type = r[6].c_str();
+  e.schema_version = r[7].as<int>();
+  e.data = nlohmann::json::parse(r[8].c_str());
+  e.metadata = nlohmann::json::parse(r[9].c_str());
+  e.recorded_at = from_unix_micros(r[10].as<std::int64_t>());
+  return e;
+}
+
+std::vector<RecordedEvent> to_recorded(const pqxx::result& rows) {
+  std::vector<RecordedEvent> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(to_recorded(r));
+  return out;
+}
+
+std::string events_param(const std::vector<NewEvent>& events) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& e : events) {
+    arr.push_back({{"event_id", e.event_id},
+                   {"type", e.type},
+                   {"schema_version", e.schema_version},
+                   {"data", e.data}});
+  }
+  return arr.dump();
+}
+
+// After an append wrote nothing: either every event_id is already stored at
+// exactly the place this append would have put it relative to the stream
+// (a retried append: report the original), or it is a version conflict.
+AppendOutcome resolve_no_write(pqxx::work& tx, const AppendRequest& req,
+                               const std::string& events_json) {
+  const auto stored = to_recorded(tx.exec_prepared("fsm_events_by_ids", events_json));
+  if (stored.size() == req.events.size()) {
+    bool same = true;
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      same = same && stored[i].stream_id == req.stream_id &&
+             stored[i].event_id == req.events[i].event_id &&
+             stored[i].version == stored.front().version + static_cast<int>(i);
+    }
+    if (same) {
+      AppendResult result;
+      result.deduplicated = true;
+      result.new_version = stored.back().version;
+      result.events = stored;
+      return result;
+    }
+  }
+  const auto cur = tx.exec_prepared("fsm_stream_version", req.stream_id);
+  const int actual = cur.empty() ? 0 : cur[0][0].as<int>();
+  return ConcurrencyConflict{req.stream_id, req.expected_version, actual};
+}
+
+}  // namespace
+
+PgEventStore::PgEventStore(PgPool& pool) : pool_(pool) {}
+
+void PgEventStore::prepare(pqxx::connection& conn) {
+  conn.prepare("fsm_append_existing", append_existing_sql());
+  conn.prepare("fsm_append_new", append_new_sql());
+  conn.prepare("fsm_events_by_ids",
+               std::string("SELECT ") + kEventColumns +
+                   " FROM events WHERE event_id IN"
+                   " (SELECT (x->>'event_id')::uuid FROM jsonb_array_elements($1::jsonb) x)"
+                   " ORDER BY global_position");
+  conn.prepare("fsm_stream_version", "SELECT version FROM streams WHERE stream_id = $1");
+  conn.prepare("fsm_read_stream", std::string("SELECT ") + kEventColumns +
+                                      " FROM events WHERE stream_id = $1 AND stream_version <= $2"
+                                      " ORDER BY stream_version");
+  // Only transactions older than every running one are read: their events are
+  // all visible (or rolled back) and no later commit can sort before them.
+  conn.prepare("fsm_read_all",
+               std::string("SELECT ") + kEventColumns +
+                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
+                   " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+                   " ORDER BY tx_id, global_position LIMIT $3");
+}
+
+AppendOutcome PgEventStore::append_in(pqxx::work& tx, const AppendRequest& req) {
+  if (req.events.empty()) throw std::invalid_argument("append needs at least one event");
+  if (req.expected_version < 0) throw std::invalid_argument("expected_version must be >= 0");
+  const std::string events_json = events_param(req.events);
+  const std::string meta = req.metadata.to_json().dump();
+  const int count = static_cast<int>(req.events.size());
+  const char* stmt = req.expected_version == 0 ? "fsm_append_new" : "fsm_append_existing";
+  auto rows = tx.exec_prepared(stmt, req.stream_id, req.stream_type, req.expected_version,
+                               events_json, count, meta, req.metadata.account_id);
+  if (rows.empty()) return resolve_no_write(tx, req, events_json);
+  AppendResult result;
+  result.events = to_recorded(rows);
+  result.new_version = req.expected_version + count;
+  return result;
+}
+
+AppendOutcome PgEventStore::append(const AppendRequest& request) {
+  return append(request, InTransaction{});
+}
+
+AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransaction& in_tx) {
+  // A retry after a lost connection is safe: the event_ids make it idempotent.
+  return pool_.run([&](pqxx::connection& conn) -> AppendOutcome {
+    try {
+      pqxx::work tx(conn);
+      auto outcome = append_in(tx, request);
+      if (auto* ok = std::get_if<AppendResult>(&outcome); ok && !ok->deduplicated) {
+        if (in_tx) in_tx(tx, ok->events);
+        tx.commit();
+      }
+      return outcome;
+    } catch (const pqxx::unique_violation&) {
+      // An event_id is already stored, but not where this append expected
+      // (e.g. a retry decided against a newer version). Report what is there.
+      pqxx::work tx(conn);
+      return resolve_no_write(tx, request, events_param(request.events));
+    }
+  });
+}
+
+std::vector<RecordedEvent> PgEventStore::read_stream_in(pqxx::transaction_base& tx,
+                                                        const std::string& stream_id,
+                                                        std::optional<int> up_to_version) {
+  return to_recorded(tx.exec_prepared("fsm_read_stream", stream_id,
+                                      up_to_version.value_or(std::numeric_limits<int>::max())));
+}
+
+std::vector<RecordedEvent> PgEventStore::read_stream(const std::string& stream_id,
+                                                     std::optional<int> up_to_version) {
+  return pool_.run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    return read_stream_in(tx, stream_id, up_to_version);
+  });
+}
+
+ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit) {
+  if (limit <= 0) throw std::invalid_argument("limit must be > 0");
+  ReadAllBatch batch;
+  batch.events = to_recorded(
+      tx.exec_prepared("fsm_read_all", std::to_string(after.tx_id), after.position, limit));
+  batch.next = batch.events.empty() ? after : batch.events.back().checkpoint();
+  return batch;
+}
+
+ReadAllBatch PgEventStore::read_all(Checkpoint after, int limit) {
+  return pool_.run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    return read_all_in(tx, after, limit);
+  });
+}
+
+}  // namespace fsm::events

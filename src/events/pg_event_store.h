@@ -1,0 +1,45 @@
+// The PostgreSQL event store (libpqxx). All of its SQL is here.
+#pragma once
+
+#include <functional>
+#include <pqxx/pqxx>
+
+#include "events/event_store.h"
+#include "events/pg_pool.h"
+
+namespace fsm::events {
+
+class PgEventStore final : public EventStore {
+ public:
+  // Called inside the append's transaction after the events are written and
+  // before commit: inline projections go here, so the read tables and the log
+  // commit together (read-your-writes). Not called for a deduplicated append.
+  using InTransaction =
+      std::function<void(pqxx::work&, const std::vector<RecordedEvent>&)>;
+
+  explicit PgEventStore(PgPool& pool);
+
+  // Registers this store's prepared statements on a connection.
+  static void prepare(pqxx::connection& conn);
+
+  AppendOutcome append(const AppendRequest& request) override;
+  AppendOutcome append(const AppendRequest& request, const InTransaction& in_tx);
+  std::vector<RecordedEvent> read_stream(const std::string& stream_id,
+                                         std::optional<int> up_to_version = {}) override;
+  ReadAllBatch read_all(Checkpoint after, int limit) override;
+
+  // The building blocks, for callers that compose their own transaction.
+  // append_in returns a conflict without writing when the version does not
+  // match; it may throw pqxx::unique_violation (event_id reused at another
+  // place), which aborts the transaction.
+  static AppendOutcome append_in(pqxx::work& tx, const AppendRequest& request);
+  static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
+                                                   const std::string& stream_id,
+                                                   std::optional<int> up_to_version);
+  static ReadAllBatch read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit);
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace fsm::events

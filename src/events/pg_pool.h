@@ -1,0 +1,100 @@
+// A small PostgreSQL connection pool (libpqxx 6.4 has none).
+//
+// Connections are opened lazily, never shared between threads, and replaced when
+// broken, so a database restart heals without restarting the process. Every new
+// connection gets the registered prepared statements.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fsm::events {
+
+// The database cannot be reached (down, restarting, or the pool is exhausted
+// for longer than the acquire timeout). Maps to 503 at the HTTP edge.
+struct DbUnavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class PgPool {
+ public:
+  using Preparer = std::function<void(pqxx::connection&)>;
+
+  PgPool(std::string conninfo, std::size_t size,
+         std::chrono::milliseconds acquire_timeout = std::chrono::seconds(5));
+  ~PgPool();
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Registers statements to prepare on every connection. Call before first use.
+  void add_preparer(Preparer preparer);
+
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)), conn_(std::move(other.conn_)) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& operator*() { return *conn_; }
+    pqxx::connection* operator->() { return conn_.get(); }
+    // The connection broke mid-use: close it instead of returning it to the pool.
+    void discard() { conn_.reset(); }
+
+   private:
+    PgPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+  };
+
+  Lease acquire();
+
+  // Runs `fn(connection&)`. A connection that breaks is discarded and `fn` is
+  // retried once on a fresh one, so `fn` must be safe to repeat (reads, and
+  // appends, which the event log deduplicates by event_id); the same holds for a
+  // commit whose outcome is unknown. Throws
+  // DbUnavailable when the database cannot be reached.
+  template <typename Fn>
+  auto run(Fn&& fn) {
+    for (int attempt = 0;; ++attempt) {
+      Lease lease = acquire();
+      try {
+        return fn(*lease);
+      } catch (const pqxx::broken_connection& e) {
+        lease.discard();
+        if (attempt >= 1) throw DbUnavailable(std::string("database connection lost: ") + e.what());
+      } catch (const pqxx::in_doubt_error& e) {
+        // The commit's outcome is unknown. Repeating is safe for the same
+        // reason as above: a committed append is found again by its event_ids.
+        lease.discard();
+        if (attempt >= 1) throw DbUnavailable(std::string("commit outcome unknown: ") + e.what());
+      }
+    }
+  }
+
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<pqxx::connection> connect();
+  void release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string conninfo_;
+  const std::size_t size_;
+  const std::chrono::milliseconds acquire_timeout_;
+  std::vector<Preparer> preparers_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::size_t leased_or_idle_ = 0;  // connections that exist (idle + leased)
+};
+
+}  // namespace fsm::events

@@ -1,0 +1,52 @@
+// What route handlers see and return. Independent of Pistache, so handlers can
+// be unit-tested without a socket.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace fsm::http {
+
+enum class Method { kGet, kPost, kPut, kPatch, kDelete, kHead, kOptions, kOther };
+
+const char* method_name(Method m);
+
+struct Request {
+  Method method = Method::kGet;
+  std::string path;
+  std::map<std::string, std::string> query;  // decoded
+  std::map<std::string, std::string> params;  // from the route pattern
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string request_id;
+  std::string peer_ip;
+
+  // Case-insensitive header lookup (names are stored lower-cased).
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  nlohmann::json body;  // null: no body (204)
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(int status, nlohmann::json body) { return {status, std::move(body), {}}; }
+  static Response no_content() { return {204, nullptr, {}}; }
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+// The contract's error body for `error`, with `trace_id`.
+Response error_response(const Error& error, const std::string& trace_id);
+
+int http_status(ErrorCode code);
+const char* error_code_name(ErrorCode code);
+
+}  // namespace fsm::http

@@ -1,0 +1,215 @@
+// fsm-web as a black box: a started binary on a free port, real PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/test_env.h"
+
+namespace fsm {
+namespace {
+
+using testing::HttpClient;
+using testing::WebProcess;
+
+class WebTest : public ::testing::Test {
+ protected:
+  testing::TestDatabase db_;
+  WebProcess web_{{{"DATABASE_URL", db_.url()}}};
+};
+
+TEST_F(WebTest, HealthIsOkWhenTheDatabaseAnswers) {
+  HttpClient c(web_.port());
+  auto res = c.request("GET", "/api/health");
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.headers["content-type"], "application/json; charset=utf-8");
+  auto body = res.json();
+  EXPECT_EQ(body["status"], "ok");
+  EXPECT_EQ(body["service"], "web");
+  EXPECT_EQ(body["checks"]["db"], "ok");
+  EXPECT_TRUE(body["ts"].get<std::string>().ends_with("Z"));
+  EXPECT_FALSE(res.headers["x-request-id"].empty());
+}
+
+TEST_F(WebTest, UnknownRouteIsA404InTheContractsShape) {
+  HttpClient c(web_.port());
+  auto res = c.request("GET", "/api/v1/no-such-thing", "", {{"X-Request-Id", "req-404"}});
+  EXPECT_EQ(res.status, 404);
+  auto err = res.json()["error"];
+  EXPECT_EQ(err["code"], "NOT_FOUND");
+  EXPECT_EQ(err["traceId"], "req-404");
+  EXPECT_EQ(res.headers["x-request-id"], "req-404");
+}
+
+TEST_F(WebTest, KnownPathWithWrongMethodIsA405WithAllow) {
+  HttpClient c(web_.port());
+  auto res = c.request("DELETE", "/api/health");
+  EXPECT_EQ(res.status, 405);
+  EXPECT_EQ(res.json()["error"]["code"], "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(res.headers["allow"], "GET");
+}
+
+TEST_F(WebTest, ASaneRequestIdIsEchoedAndAnythingElseIsReplaced) {
+  HttpClient c(web_.port());
+  EXPECT_EQ(c.request("GET", "/api/health", "", {{"X-Request-Id", "abc.DEF-123_x:y"}})
+                .headers["x-request-id"],
+            "abc.DEF-123_x:y");
+  for (const std::string& bad : std::vector<std::string>{"has space", std::string(200, 'a'),
+                                                          "quote\"inject", "{json}"}) {
+    auto id = c.request("GET", "/api/health", "", {{"X-Request-Id", bad}}).headers["x-request-id"];
+    EXPECT_NE(id, bad);
+    EXPECT_EQ(id.size(), 36u) << "expected a fresh UUID, got " << id;
+  }
+}
+
+TEST_F(WebTest, KeepAliveServesManyRequestsOnOneConnection) {
+  HttpClient c(web_.port());
+  for (int i = 0; i < 20; ++i) {
+    auto res = c.request("GET", "/api/health");
+    ASSERT_EQ(res.status, 200);
+    EXPECT_EQ(res.headers["connection"], "Keep-Alive");
+  }
+  EXPECT_FALSE(c.closed_by_server(std::chrono::milliseconds(200)));
+}
+
+TEST_F(WebTest, ConnectionCloseIsHonoured) {
+  HttpClient c(web_.port());
+  auto res = c.request("GET", "/api/health", "", {{"Connection", "close"}});
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.headers["connection"], "Close");
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(WebTest, ABodyOverOneMebibyteIsA413AndTheConnectionIsClosed) {
+  for (std::size_t size : {std::size_t{1024 * 1024 + 1}, std::size_t{3 * 1024 * 1024}}) {
+    SCOPED_TRACE(size);
+    HttpClient c(web_.port());
+    c.send_raw("POST /api/health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: " + std::to_string(size) + "\r\n\r\n" + std::string(size, 'a'));
+    auto res = c.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 413);
+    EXPECT_EQ(res->json()["error"]["code"], "PAYLOAD_TOO_LARGE");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  HttpClient after(web_.port());  // the server is fine afterwards
+  EXPECT_EQ(after.request("GET", "/api/health").status, 200);
+}
+
+TEST_F(WebTest, AMalformedRequestIsA400AndTheConnectionIsClosed) {
+  for (const std::string& junk : std::vector<std::string>{"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
+                                 "BREW /pot HTTP/1.1\r\n\r\n",
+                                 "POST /api/health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "zz\r\n\r\n"}) {
+    HttpClient c(web_.port());
+    c.send_raw(junk);
+    auto res = c.read_response();
+    ASSERT_TRUE(res) << junk;
+    EXPECT_EQ(res->status, 400) << junk;
+    EXPECT_EQ(res->json()["error"]["code"], "VALIDATION_ERROR");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  HttpClient after(web_.port());
+  EXPECT_EQ(after.request("GET", "/api/health").status, 200);
+}
+
+TEST_F(WebTest, EachRequestWritesOneJsonAccessLogLine) {
+  HttpClient c(web_.port());
+  c.request("GET", "/api/health", "", {{"X-Request-Id", "log-probe-1"}});
+  c.request("GET", "/api/v1/missing", "", {{"X-Request-Id", "log-probe-2"}});
+  std::vector<nlohmann::json> found;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (found.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    found.clear();
+    for (const auto& line : web_.log_lines()) {
+      if (line.value("msg", "") == "request" &&
+          line.value("traceId", "").starts_with("log-probe-")) {
+        found.push_back(line);
+      }
+    }
+  }
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0]["method"], "GET");
+  EXPECT_EQ(found[0]["path"], "/api/health");
+  EXPECT_EQ(found[0]["status"], 200);
+  EXPECT_EQ(found[1]["status"], 404);
+  for (const auto& line : found) {
+    EXPECT_EQ(line["level"], "info");
+    EXPECT_EQ(line["service"], "web");
+    EXPECT_TRUE(line["duration_ms"].is_number());
+    EXPECT_TRUE(line["ts"].is_string());
+  }
+}
+
+TEST_F(WebTest, SigtermStopsTheServerWithExitCodeZero) {
+  HttpClient c(web_.port());
+  ASSERT_EQ(c.request("GET", "/api/health").status, 200);
+  EXPECT_EQ(web_.terminate(), 0);
+  bool stopped_line = false;
+  for (const auto& line : web_.log_lines()) {
+    stopped_line = stopped_line || line.value("msg", "") == "fsm-web stopped";
+  }
+  EXPECT_TRUE(stopped_line);
+}
+
+TEST(WebConfig, AMissingDatabaseUrlIsAClearStartupError) {
+  const std::map<std::string, std::string> env = {{"DATABASE_URL", ""}};
+  EXPECT_THROW(WebProcess{env}, std::runtime_error);
+}
+
+// The database goes away and comes back: health follows within its deadline,
+// and the process neither crashes nor needs a restart.
+TEST(WebOutage, HealthDegradesWhileTheDatabaseIsDownAndRecoversByItself) {
+  testing::PgCluster pg;
+  WebProcess web({{"DATABASE_URL", pg.url()}, {"FSM_HEALTH_INTERVAL_MS", "100"}});
+  HttpClient c(web.port());
+  ASSERT_EQ(c.request("GET", "/api/health").status, 200);
+
+  auto wait_for_status = [&](int want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto res = c.request("GET", "/api/health");
+      EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+      if (res.status == want) return res;
+    }
+    ADD_FAILURE() << "health never answered " << want;
+    return testing::HttpResponse{};
+  };
+
+  pg.stop();
+  auto down = wait_for_status(503);
+  EXPECT_EQ(down.json()["status"], "degraded");
+  EXPECT_EQ(down.json()["checks"]["db"], "fail");
+
+  pg.start();
+  auto up = wait_for_status(200);
+  EXPECT_EQ(up.json()["checks"]["db"], "ok");
+  EXPECT_EQ(web.terminate(), 0);
+}
+
+TEST(WebOutage, HealthAnswersWithinTwoSecondsWhileTheDatabaseHangs) {
+  testing::PgCluster pg;
+  WebProcess web({{"DATABASE_URL", pg.url()}, {"FSM_HEALTH_INTERVAL_MS", "100"}});
+  HttpClient c(web.port());
+  ASSERT_EQ(c.request("GET", "/api/health").status, 200);
+  pg.pause();
+  int degraded = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (degraded == 0 && std::chrono::steady_clock::now() < deadline) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto res = c.request("GET", "/api/health");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    if (res.status == 503) ++degraded;
+  }
+  pg.resume();
+  EXPECT_EQ(degraded, 1);
+  const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < back) {
+    status = c.request("GET", "/api/health").status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
+}  // namespace
+}  // namespace fsm

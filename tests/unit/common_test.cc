@@ -1,0 +1,82 @@
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <set>
+
+#include "common/env.h"
+#include "common/time.h"
+#include "common/uuid.h"
+
+namespace fsm {
+namespace {
+
+TEST(Time, FormatsUtcWithMilliseconds) {
+  auto t = parse_rfc3339("2026-11-28T09:30:00.123456Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_rfc3339(*t), "2026-11-28T09:30:00.123Z");
+}
+
+TEST(Time, AcceptsAnyOffsetAndAnswersInUtc) {
+  auto t = parse_rfc3339("2026-11-28T11:30:00+02:00");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_rfc3339(*t), "2026-11-28T09:30:00.000Z");
+  auto u = parse_rfc3339("2026-11-28T04:00:00-05:30");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(format_rfc3339(*u), "2026-11-28T09:30:00.000Z");
+}
+
+TEST(Time, RejectsWhatIsNotRfc3339) {
+  for (const char* bad : {"", "2026-11-28", "2026-11-28T09:30:00", "yesterday",
+                          "2026-13-28T09:30:00Z", "2026-11-28T09:30:00Zjunk",
+                          "2026-11-28T25:30:00Z"}) {
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+  }
+}
+
+TEST(Uuid, NewIdsAreVersion7UniqueAndTimeOrdered) {
+  ASSERT_GE(sodium_init(), 0);
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 2000; ++i) {
+    auto id = new_uuid();
+    ASSERT_TRUE(is_uuid(id)) << id;
+    EXPECT_EQ(id[14], '7');
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');
+    EXPECT_TRUE(seen.insert(id).second);
+    EXPECT_GE(id.substr(0, 13), prev.substr(0, prev.empty() ? 0 : 13));  // ms prefix never goes back
+    prev = id;
+  }
+}
+
+TEST(Uuid, ValidatesCanonicalForm) {
+  EXPECT_TRUE(is_uuid("0189d6f2-8a3b-7c4d-9e5f-0a1b2c3d4e5f"));
+  EXPECT_TRUE(is_uuid("0189D6F2-8A3B-7C4D-9E5F-0A1B2C3D4E5F"));
+  EXPECT_FALSE(is_uuid("0189d6f28a3b7c4d9e5f0a1b2c3d4e5f"));
+  EXPECT_FALSE(is_uuid("0189d6f2-8a3b-7c4d-9e5f-0a1b2c3d4e5"));
+  EXPECT_FALSE(is_uuid("0189d6f2-8a3b-7c4d-9e5f-0a1b2c3d4e5g"));
+  EXPECT_FALSE(is_uuid("'; DROP TABLE events; --------------"));
+}
+
+TEST(Env, ParsesAndRangeChecksIntegers) {
+  ::setenv("FSM_TEST_INT", "42", 1);
+  EXPECT_EQ(env::get_int("FSM_TEST_INT", 1, 0, 100), 42);
+  ::setenv("FSM_TEST_INT", "420", 1);
+  EXPECT_THROW(env::get_int("FSM_TEST_INT", 1, 0, 100), env::ConfigError);
+  ::setenv("FSM_TEST_INT", "4x", 1);
+  EXPECT_THROW(env::get_int("FSM_TEST_INT", 1, 0, 100), env::ConfigError);
+  ::unsetenv("FSM_TEST_INT");
+  EXPECT_EQ(env::get_int("FSM_TEST_INT", 7, 0, 100), 7);
+}
+
+TEST(Env, ParsesBooleans) {
+  ::setenv("FSM_TEST_BOOL", "1", 1);
+  EXPECT_TRUE(env::get_bool("FSM_TEST_BOOL", false));
+  ::setenv("FSM_TEST_BOOL", "no", 1);
+  EXPECT_FALSE(env::get_bool("FSM_TEST_BOOL", true));
+  ::setenv("FSM_TEST_BOOL", "maybe", 1);
+  EXPECT_THROW(env::get_bool("FSM_TEST_BOOL", true), env::ConfigError);
+  ::unsetenv("FSM_TEST_BOOL");
+}
+
+}  // namespace
+}  // namespace fsm

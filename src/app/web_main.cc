@@ -52,6 +52,7 @@ struct WebConfig {
 }  // namespace
 
 int main() {
+  const auto process_start = std::chrono::steady_clock::now();
   // Signals are taken synchronously by this thread (sigwait); every thread
   // started below inherits the mask. SIGPIPE would kill us on a closed socket.
   sigset_t stop_signals;
@@ -92,7 +93,11 @@ int main() {
 
     fsm::http::Server server(config.server, router);
     const auto port = server.start();
+    const auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - process_start)
+                                .count();
     fsm::log::info("fsm-web ready", {{"port", port},
+                                     {"startup_ms", startup_ms},
                                      {"threads", config.server.threads},
                                      {"db_pool", config.pool_size},
                                      {"db", monitor.healthy() ? "ok" : "fail"}});

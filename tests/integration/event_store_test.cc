@@ -48,7 +48,22 @@ class EventStoreTest : public ::testing::Test {
   testing::TestDatabase db_;
 };
 
-const AppendResult& ok(const AppendOutcome& o) {
+// read_all waits for every older writing transaction in the whole cluster
+// (pg_snapshot_xmin is cluster-wide), and tests in other databases run in
+// parallel: what must become visible is awaited with a deadline, never assumed.
+ReadAllBatch read_all_until(EventStore& store, Checkpoint after, std::size_t at_least) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto batch = store.read_all(after, 1000);
+    if (batch.events.size() >= at_least || std::chrono::steady_clock::now() > deadline) {
+      return batch;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// By value: the outcome passed in is usually a temporary.
+AppendResult ok(const AppendOutcome& o) {
   if (auto* c = std::get_if<ConcurrencyConflict>(&o)) {
     throw std::runtime_error("unexpected conflict: expected " + std::to_string(c->expected) +
                              " actual " + std::to_string(c->actual));
@@ -60,7 +75,7 @@ TEST_F(EventStoreTest, AppendsANewStreamAndReadsItBackInOrder) {
   auto pool = make_pool();
   PgEventStore store(*pool);
   const auto stream = new_uuid();
-  const auto& r = ok(store.append(request(stream, 0, 3)));
+  const auto r = ok(store.append(request(stream, 0, 3)));
   EXPECT_EQ(r.new_version, 3);
   EXPECT_FALSE(r.deduplicated);
   ASSERT_EQ(r.events.size(), 3u);
@@ -269,7 +284,7 @@ TEST_F(EventStoreTest, ReadAllWaitsForAnEarlierOpenTransaction) {
     }
     t1.reset();
 
-    batch = store.read_all(start, 1000);
+    batch = read_all_until(store, start, commit_t1 ? 2 : 1);
     std::vector<std::string> streams;
     for (const auto& e : batch.events) streams.push_back(e.stream_id);
     if (commit_t1) {
@@ -301,12 +316,12 @@ TEST_F(EventStoreTest, ReadAllNeverSkipsWhenXidOrderDiffersFromPositionOrder) {
   ASSERT_LT(ea.events[0].tx_id, eb.events[0].tx_id);
   ta.commit();
 
-  auto first = store.read_all({}, 1000);
+  auto first = read_all_until(store, {}, 1);
   ASSERT_EQ(first.events.size(), 1u);
   EXPECT_EQ(first.events[0].stream_id, sa);
 
   tb.commit();
-  auto second = store.read_all(first.next, 1000);
+  auto second = read_all_until(store, first.next, 1);
   ASSERT_EQ(second.events.size(), 1u) << "B's event, at a lower position, was skipped";
   EXPECT_EQ(second.events[0].stream_id, sb);
 }
@@ -315,7 +330,6 @@ TEST_F(EventStoreTest, ReadAllNeverSkipsWhenXidOrderDiffersFromPositionOrder) {
 // checkpoint: the reader sees every committed event exactly once.
 TEST_F(EventStoreTest, ACatchUpReaderSeesEveryEventExactlyOnceUnderConcurrentWriters) {
   constexpr int kWriters = 4, kPerWriter = 60;
-  std::atomic<int> writers_done{0};
   std::set<std::string> written_ids;
   std::mutex written_mu;
   std::vector<std::thread> writers;
@@ -332,21 +346,28 @@ TEST_F(EventStoreTest, ACatchUpReaderSeesEveryEventExactlyOnceUnderConcurrentWri
         std::lock_guard lock(written_mu);
         for (const auto& e : req.events) written_ids.insert(e.event_id);
       }
-      ++writers_done;
     });
   }
   auto pool = make_pool();
   PgEventStore store(*pool);
   Checkpoint cp;
   std::vector<std::string> seen;
-  for (;;) {
-    const bool last_round = writers_done.load() == kWriters;
+  const std::size_t expected = [] {
+    std::size_t n = 0;
+    for (int w = 0; w < kWriters; ++w) {
+      for (int i = 0; i < kPerWriter; ++i) n += 1 + (i % 3);
+    }
+    return n;
+  }();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (seen.size() < expected && std::chrono::steady_clock::now() < deadline) {
     auto batch = store.read_all(cp, 7);  // small batches: many checkpoints
     for (const auto& e : batch.events) seen.push_back(e.event_id);
     cp = batch.next;
-    if (last_round && batch.events.empty()) break;
   }
   for (auto& t : writers) t.join();
+  // Nothing more may arrive after everything was seen.
+  EXPECT_TRUE(store.read_all(cp, 7).events.empty());
   std::set<std::string> unique(seen.begin(), seen.end());
   EXPECT_EQ(unique.size(), seen.size()) << "an event was delivered twice";
   EXPECT_EQ(unique, written_ids) << "an event was skipped";

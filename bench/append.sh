@@ -50,16 +50,19 @@ CREATE TABLE raw_events (
 CREATE INDEX ON raw_events (tx_id, global_position);
 CREATE INDEX ON raw_events (account_id, global_position);
 SQL
+# JSON is built server-side: pgbench reads ':name' in a literal as a variable.
 cat > "${scratch:-/tmp}/insert.sql" <<'SQL'
 INSERT INTO raw_events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata, account_id)
 VALUES (gen_random_uuid(), gen_random_uuid(), 'job', 1, 'JobUpdated',
-        '{"title":"Replace boiler valve","priority":"normal"}',
-        '{"account_id":null,"actor_id":null,"trace_id":"bench"}', gen_random_uuid());
+        jsonb_build_object('title', 'Replace boiler valve', 'priority', 'normal'),
+        jsonb_build_object('account_id', NULL, 'actor_id', NULL, 'trace_id', 'bench'),
+        gen_random_uuid());
 SQL
 
 fsm_log "pgbench raw INSERT, $clients clients, ${secs}s"
-pg_tps=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "${scratch:-/tmp}/insert.sql" "$url" 2>/dev/null |
+pg_tps=$( (pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "${scratch:-/tmp}/insert.sql" "$url" 2>"${scratch:-/tmp}/pgbench.err" || true) |
   sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+[ -n "$pg_tps" ] || { cat "${scratch:-/tmp}/pgbench.err" >&2; fsm_die "pgbench failed"; }
 fsm_log "EventStore.append, single-event commits"
 single=$(build/release/bench/fsm-bench-append --database-url "$url" --clients "$clients" --batch 1 --seconds "$secs")
 fsm_log "EventStore.append, batches of 10"

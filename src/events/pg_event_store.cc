@@ -13,6 +13,12 @@ constexpr const char* kEventColumns =
     "stream_version, event_type, schema_version, data::text, metadata::text, "
     "(extract(epoch FROM recorded_at) * 1000000)::bigint";
 
+// What an append reads back: only what the database assigned; the rest of
+// each RecordedEvent is already in the request.
+constexpr const char* kAssignedColumns =
+    "global_position, tx_id::text, stream_version, "
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint";
+
 // The events to append travel as one jsonb array parameter (libpqxx 6.4 has no
 // array parameters); `ord` gives each its place in the batch.
 constexpr const char* kInputCte =
@@ -37,7 +43,7 @@ std::string append_existing_sql() {
          "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
          " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN bumped ORDER BY i.ord "
          "RETURNING " +
-         kEventColumns;
+         kAssignedColumns;
 }
 
 // A new stream: inserting its row claims it. When another transaction creates
@@ -54,7 +60,7 @@ std::string append_new_sql() {
          "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
          " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN created ORDER BY i.ord "
          "RETURNING " +
-         kEventColumns;
+         kAssignedColumns;
 }
 
 std::uint64_t parse_u64(std::string_view text) {
@@ -103,7 +109,7 @@ std::string events_param(const std::vector<NewEvent>& events) {
 // After an append wrote nothing: either every event_id is already stored at
 // exactly the place this append would have put it relative to the stream
 // (a retried append: report the original), or it is a version conflict.
-AppendOutcome resolve_no_write(pqxx::work& tx, const AppendRequest& req,
+AppendOutcome resolve_no_write(pqxx::transaction_base& tx, const AppendRequest& req,
                                const std::string& events_json) {
   const auto stored = to_recorded(tx.exec_prepared("fsm_events_by_ids", events_json));
   if (stored.size() == req.events.size()) {
@@ -151,34 +157,63 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                    " ORDER BY tx_id, global_position LIMIT $3");
 }
 
-AppendOutcome PgEventStore::append_in(pqxx::work& tx, const AppendRequest& req) {
+AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRequest& req) {
   if (req.events.empty()) throw std::invalid_argument("append needs at least one event");
   if (req.expected_version < 0) throw std::invalid_argument("expected_version must be >= 0");
   const std::string events_json = events_param(req.events);
-  const std::string meta = req.metadata.to_json().dump();
+  const nlohmann::json meta = req.metadata.to_json();
   const int count = static_cast<int>(req.events.size());
   const char* stmt = req.expected_version == 0 ? "fsm_append_new" : "fsm_append_existing";
   auto rows = tx.exec_prepared(stmt, req.stream_id, req.stream_type, req.expected_version,
-                               events_json, count, meta, req.metadata.account_id);
+                               events_json, count, meta.dump(), req.metadata.account_id);
   if (rows.empty()) return resolve_no_write(tx, req, events_json);
+  if (rows.size() != req.events.size()) throw std::logic_error("append returned a partial batch");
   AppendResult result;
-  result.events = to_recorded(rows);
   result.new_version = req.expected_version + count;
+  result.events.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+    const auto& in = req.events[i];
+    RecordedEvent e;
+    e.position = row[0].as<std::int64_t>();
+    e.tx_id = parse_u64(row[1].c_str());
+    e.version = row[2].as<int>();
+    e.recorded_at = from_unix_micros(row[3].as<std::int64_t>());
+    e.event_id = in.event_id;
+    e.stream_id = req.stream_id;
+    e.stream_type = req.stream_type;
+    e.type = in.type;
+    e.schema_version = in.schema_version;
+    e.data = in.data;
+    e.metadata = meta;
+    result.events.push_back(std::move(e));
+  }
   return result;
 }
 
 AppendOutcome PgEventStore::append(const AppendRequest& request) {
-  return append(request, InTransaction{});
+  // With nothing else to do in the transaction, the append is its single,
+  // atomic statement in autocommit: one round trip instead of three.
+  return pool_.run([&](pqxx::connection& conn) -> AppendOutcome {
+    try {
+      pqxx::nontransaction tx(conn);
+      return append_in(tx, request);
+    } catch (const pqxx::unique_violation&) {
+      pqxx::nontransaction tx(conn);
+      return resolve_no_write(tx, request, events_param(request.events));
+    }
+  });
 }
 
 AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransaction& in_tx) {
+  if (!in_tx) return append(request);
   // A retry after a lost connection is safe: the event_ids make it idempotent.
   return pool_.run([&](pqxx::connection& conn) -> AppendOutcome {
     try {
       pqxx::work tx(conn);
       auto outcome = append_in(tx, request);
       if (auto* ok = std::get_if<AppendResult>(&outcome); ok && !ok->deduplicated) {
-        if (in_tx) in_tx(tx, ok->events);
+        in_tx(tx, ok->events);
         tx.commit();
       }
       return outcome;

@@ -32,7 +32,7 @@ class PgEventStore final : public EventStore {
   // append_in returns a conflict without writing when the version does not
   // match; it may throw pqxx::unique_violation (event_id reused at another
   // place), which aborts the transaction.
-  static AppendOutcome append_in(pqxx::work& tx, const AppendRequest& request);
+  static AppendOutcome append_in(pqxx::transaction_base& tx, const AppendRequest& request);
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);

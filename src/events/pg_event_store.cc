@@ -150,9 +150,18 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                                       " ORDER BY stream_version");
   // Only transactions older than every running one are read: their events are
   // all visible (or rolled back) and no later commit can sort before them.
+  //
+  // The "after the checkpoint" bound is written with scalar comparisons on
+  // purpose. The row comparison `(tx_id, global_position) > ($1, $2)` is
+  // equivalent on paper, but PostgreSQL 15's btree scan with that bound was
+  // seen skipping index entries while concurrent appends split pages (two
+  // forms compared on one REPEATABLE READ snapshot returned different rows;
+  // see docs/ARCHITECTURE.md). Here the index condition is a plain range on
+  // tx_id and the OR only filters the checkpoint's own transaction.
   conn.prepare("fsm_read_all",
                std::string("SELECT ") + kEventColumns +
-                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
+                   " FROM events WHERE tx_id >= $1::text::xid8"
+                   " AND (tx_id > $1::text::xid8 OR global_position > $2::bigint)"
                    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                    " ORDER BY tx_id, global_position LIMIT $3");
 }
@@ -246,7 +255,20 @@ ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint af
   ReadAllBatch batch;
   batch.events = to_recorded(
       tx.exec_prepared("fsm_read_all", std::to_string(after.tx_id), after.position, limit));
-  batch.next = batch.events.empty() ? after : batch.events.back().checkpoint();
+  // The query guarantees both; a violation would deliver an event twice or
+  // skip one, so it is a loud failure, never a silent one.
+  Checkpoint prev = after;
+  for (const auto& e : batch.events) {
+    if (!(prev < e.checkpoint())) {
+      throw std::logic_error("read_all returned (" + std::to_string(e.tx_id) + "," +
+                             std::to_string(e.position) + ") after (" +
+                             std::to_string(prev.tx_id) + "," + std::to_string(prev.position) +
+                             "), checkpoint (" + std::to_string(after.tx_id) + "," +
+                             std::to_string(after.position) + ")");
+    }
+    prev = e.checkpoint();
+  }
+  batch.next = prev;
   return batch;
 }
 

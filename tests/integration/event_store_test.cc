@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <barrier>
+#include <iostream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -352,6 +354,7 @@ TEST_F(EventStoreTest, ACatchUpReaderSeesEveryEventExactlyOnceUnderConcurrentWri
   PgEventStore store(*pool);
   Checkpoint cp;
   std::vector<std::string> seen;
+  std::vector<std::string> trace;
   const std::size_t expected = [] {
     std::size_t n = 0;
     for (int w = 0; w < kWriters; ++w) {
@@ -362,15 +365,55 @@ TEST_F(EventStoreTest, ACatchUpReaderSeesEveryEventExactlyOnceUnderConcurrentWri
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (seen.size() < expected && std::chrono::steady_clock::now() < deadline) {
     auto batch = store.read_all(cp, 7);  // small batches: many checkpoints
-    for (const auto& e : batch.events) seen.push_back(e.event_id);
+    for (const auto& e : batch.events) {
+      seen.push_back(e.event_id);
+      trace.push_back("after (" + std::to_string(cp.tx_id) + "," + std::to_string(cp.position) +
+                      ") got " + e.event_id + " (" + std::to_string(e.tx_id) + "," +
+                      std::to_string(e.position) + ")");
+    }
     cp = batch.next;
   }
   for (auto& t : writers) t.join();
   // Nothing more may arrive after everything was seen.
   EXPECT_TRUE(store.read_all(cp, 7).events.empty());
+  {
+    // The stored tx_id must be the writer's real transaction id (the row's
+    // xmin), or the xmin rule of read_all would not protect anything.
+    pqxx::connection c(db_.url());
+    EXPECT_EQ(pqxx::work(c).exec("SELECT count(*) FROM events WHERE tx_id::text <> xmin::text")[0][0]
+                  .as<int>(),
+              0);
+  }
   std::set<std::string> unique(seen.begin(), seen.end());
   EXPECT_EQ(unique.size(), seen.size()) << "an event was delivered twice";
+  if (unique.size() != seen.size()) {
+    std::map<std::string, int> counts;
+    for (const auto& id : seen) counts[id]++;
+    for (const auto& line : trace) {
+      for (const auto& [id, n] : counts) {
+        if (n > 1 && line.find(id) != std::string::npos) std::cerr << line << "\n";
+      }
+    }
+  }
   EXPECT_EQ(unique, written_ids) << "an event was skipped";
+  if (unique != written_ids) {
+    pqxx::connection c(db_.url());
+    pqxx::work tx(c);
+    std::cerr << "reader checkpoint: (" << cp.tx_id << "," << cp.position << ") xmin now: "
+              << tx.exec("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0][0].c_str()
+              << "\n";
+    for (const auto& id : written_ids) {
+      if (unique.count(id)) continue;
+      auto r = tx.exec_params(
+          "SELECT tx_id::text, global_position, stream_version FROM events WHERE event_id = $1",
+          id);
+      std::cerr << "missing " << id << ": "
+                << (r.empty() ? std::string("NOT IN TABLE")
+                              : std::string(r[0][0].c_str()) + "," + r[0][1].c_str())
+                << "\n";
+    }
+    for (const auto& line : trace) std::cerr << line << "\n";
+  }
 }
 
 TEST_F(EventStoreTest, TheDatabaseRefusesToChangeOrRemoveEvents) {

@@ -1,0 +1,59 @@
+#include "domain/entity.h"
+
+namespace fsm::domain {
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const std::string suf(suffix);
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+}  // namespace
+
+std::string EntityState::str(const char* field) const {
+  auto it = fields.find(field);
+  return (it != fields.end() && it->is_string()) ? it->get<std::string>() : std::string();
+}
+
+void evolve(EntityState& state, const std::string& type, const json& data, int version) {
+  state.version = version;
+  if (ends_with(type, "Created")) {
+    state.exists = true;
+    state.deleted = false;
+    state.fields = data;
+  } else if (ends_with(type, "Updated")) {
+    for (const auto& [k, v] : data.value("changes", json::object()).items()) state.fields[k] = v;
+  } else if (ends_with(type, "StatusChanged")) {
+    state.fields["status"] = data.value("to", "");
+    for (const auto& [k, v] : data.value("changes", json::object()).items()) state.fields[k] = v;
+  } else if (ends_with(type, "Deleted")) {
+    state.deleted = true;
+  }
+  // Other event types of a stream (e.g. reminders) do not change its fields.
+}
+
+DomainEvent updated_event(const std::string& aggregate, const EntityState& state,
+                          const json& patch) {
+  json changes = json::object(), previous = json::object();
+  for (const auto& [k, v] : patch.items()) {
+    const json old = state.fields.contains(k) ? state.fields[k] : json(nullptr);
+    if (old != v) {
+      changes[k] = v;
+      previous[k] = old;
+    }
+  }
+  if (changes.empty()) return {};
+  return {event_type(aggregate, "Updated"), {{"changes", changes}, {"previous", previous}}};
+}
+
+DomainEvent status_event(const std::string& aggregate, const EntityState& state,
+                         const std::string& to, json changes) {
+  return {event_type(aggregate, "StatusChanged"),
+          {{"from", state.str("status")}, {"to", to}, {"changes", std::move(changes)}}};
+}
+
+DomainEvent deleted_event(const std::string& aggregate, const EntityState& state) {
+  return {event_type(aggregate, "Deleted"), {{"previous", state.fields}}};
+}
+
+}  // namespace fsm::domain

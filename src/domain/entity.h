@@ -1,0 +1,56 @@
+// Entities as folds over their events.
+//
+// Every aggregate here has the same event shapes, named after it:
+//   <Type>Created        data: every field of the new entity
+//   <Type>Updated        data: {changes: {field: new}, previous: {field: old}}
+//   <Type>StatusChanged  data: {from, to, changes: {...fields set by the move}}
+//   <Type>Deleted        data: {previous: {...the entity as it was}}
+// so one `evolve` serves them all; what differs per aggregate is `decide`
+// (validation and state machines, in rules.h).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace fsm::domain {
+
+using nlohmann::json;
+
+struct DomainEvent {
+  std::string type;
+  json data = json::object();
+};
+
+struct EntityState {
+  bool exists = false;
+  bool deleted = false;
+  int version = 0;
+  json fields = json::object();  // current values, `status` included
+
+  bool live() const { return exists && !deleted; }
+  std::string str(const char* field) const;  // "" when absent or null
+};
+
+// Applies one stored event. `version` is the event's stream version.
+void evolve(EntityState& state, const std::string& type, const json& data, int version);
+
+// The event types of an aggregate, e.g. event_type("Job", "Created").
+inline std::string event_type(const std::string& aggregate, const char* what) {
+  return aggregate + what;
+}
+
+// Field changes `patch` makes to `state`: empty when nothing differs, so a
+// no-op PATCH appends nothing.
+DomainEvent updated_event(const std::string& aggregate, const EntityState& state,
+                          const json& patch);
+
+DomainEvent status_event(const std::string& aggregate, const EntityState& state,
+                         const std::string& to, json changes = json::object());
+
+DomainEvent deleted_event(const std::string& aggregate, const EntityState& state);
+
+}  // namespace fsm::domain

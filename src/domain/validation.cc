@@ -1,0 +1,151 @@
+#include "domain/validation.h"
+
+#include <algorithm>
+
+#include "common/time.h"
+#include "common/uuid.h"
+
+namespace fsm::domain {
+namespace {
+
+using nlohmann::json;
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Counts UTF-8 code points (the body has already been parsed as valid JSON).
+std::size_t char_count(const std::string& s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](unsigned char c) { return (c & 0xC0) != 0x80; }));
+}
+
+bool plausible_email(const std::string& s) {
+  const auto at = s.find('@');
+  if (at == std::string::npos || at == 0 || s.find('@', at + 1) != std::string::npos) return false;
+  const auto dot = s.find('.', at);
+  return dot != std::string::npos && dot > at + 1 && dot + 1 < s.size() &&
+         s.find_first_of(" \t\r\n,;<>") == std::string::npos;
+}
+
+// Returns the normalised value, or an error message.
+std::variant<json, std::string> check(const FieldSpec& spec, const json& v) {
+  switch (spec.type) {
+    case FieldType::kText:
+    case FieldType::kEmail:
+    case FieldType::kPassword: {
+      if (!v.is_string()) return std::string("must be a string");
+      const std::string raw = v.get<std::string>();
+      if (spec.type == FieldType::kPassword) {
+        const auto n = char_count(raw);
+        if (n < 8) return std::string("must be at least 8 characters");
+        if (n > 256) return std::string("must be at most 256 characters");
+        return json(raw);
+      }
+      std::string s = trim(raw);
+      if (s.empty()) return std::string("must not be empty");
+      if (char_count(s) > spec.max_length) {
+        return "must be at most " + std::to_string(spec.max_length) + " characters";
+      }
+      if (s.find('\0') != std::string::npos) return std::string("must not contain NUL");
+      if (spec.type == FieldType::kEmail) {
+        s = lower(s);
+        if (!plausible_email(s)) return std::string("must be an email address");
+      }
+      return json(s);
+    }
+    case FieldType::kUuid: {
+      if (!v.is_string() || !is_uuid(v.get<std::string>())) return std::string("must be a UUID");
+      return json(lower(v.get<std::string>()));
+    }
+    case FieldType::kTimestamp: {
+      if (!v.is_string()) return std::string("must be an RFC 3339 timestamp");
+      auto t = parse_rfc3339(v.get<std::string>());
+      if (!t) return std::string("must be an RFC 3339 timestamp");
+      return json(format_rfc3339(*t));
+    }
+    case FieldType::kEnum: {
+      if (!v.is_string() ||
+          std::find(spec.choices.begin(), spec.choices.end(), v.get<std::string>()) ==
+              spec.choices.end()) {
+        std::string list;
+        for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + c;
+        return "must be one of: " + list;
+      }
+      return v;
+    }
+    case FieldType::kInt: {
+      if (!v.is_number_integer()) return std::string("must be an integer");
+      const auto n = v.get<long long>();
+      if (n < spec.min || n > spec.max) {
+        return "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max);
+      }
+      return v;
+    }
+  }
+  return std::string("unsupported field");
+}
+
+}  // namespace
+
+Result<json> validate_body(const json& body, const std::vector<FieldSpec>& specs, Mode mode) {
+  std::vector<Issue> issues;
+  if (!body.is_object()) {
+    return Error::validation({{{}, "body must be a JSON object"}});
+  }
+  json out = json::object();
+  for (const auto& [key, value] : body.items()) {
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&k = key](const FieldSpec& s) { return s.name == k; });
+    if (spec == specs.end()) {
+      issues.push_back({{key}, "unknown field"});
+      continue;
+    }
+    if (value.is_null()) {
+      if (spec->nullable) {
+        out[key] = nullptr;
+      } else {
+        issues.push_back({{key}, spec->required ? "is required" : "must not be null"});
+      }
+      continue;
+    }
+    auto checked = check(*spec, value);
+    if (auto* msg = std::get_if<std::string>(&checked)) {
+      issues.push_back({{key}, *msg});
+    } else {
+      out[key] = std::get<json>(std::move(checked));
+    }
+  }
+  if (mode == Mode::kCreate) {
+    for (const auto& spec : specs) {
+      if (body.contains(spec.name)) continue;
+      if (spec.required) {
+        issues.push_back({{spec.name}, "is required"});
+      } else {
+        out[spec.name] = nullptr;
+      }
+    }
+  } else if (body.empty()) {
+    issues.push_back({{}, "no fields to change"});
+  }
+  if (!issues.empty()) return Error::validation(std::move(issues));
+  return out;
+}
+
+Result<json> parse_json_object(const std::string& text) {
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Error::validation({{{}, "body is not valid JSON"}}, "malformed JSON");
+  if (!body.is_object()) return Error::validation({{{}, "body must be a JSON object"}});
+  return body;
+}
+
+}  // namespace fsm::domain

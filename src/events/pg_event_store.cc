@@ -8,16 +8,24 @@ namespace fsm::events {
 namespace {
 
 // Columns every read returns, in this order (see to_recorded).
+//
+// Every cast column gets an alias of its own. SQL resolves an ORDER BY name to
+// an output column before a table column, so `tx_id::text` left with its
+// default name `tx_id` made `ORDER BY tx_id` sort as text ('1001' < '989'):
+// catch-up batches came back out of order and readers skipped or repeated
+// events whenever transaction ids crossed a digit boundary. ORDER BY clauses
+// below are also qualified with the table name for the same reason.
 constexpr const char* kEventColumns =
-    "global_position, tx_id::text, event_id::text, stream_id::text, stream_type, "
-    "stream_version, event_type, schema_version, data::text, metadata::text, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint";
+    "global_position, tx_id::text AS tx_id_text, event_id::text AS event_id_text, "
+    "stream_id::text AS stream_id_text, stream_type, stream_version, event_type, "
+    "schema_version, data::text AS data_text, metadata::text AS metadata_text, "
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_at_us";
 
 // What an append reads back: only what the database assigned; the rest of
 // each RecordedEvent is already in the request.
 constexpr const char* kAssignedColumns =
-    "global_position, tx_id::text, stream_version, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint";
+    "global_position, tx_id::text AS tx_id_text, stream_version, "
+    "(extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_at_us";
 
 // The events to append travel as one jsonb array parameter (libpqxx 6.4 has no
 // array parameters); `ord` gives each its place in the batch.
@@ -143,27 +151,18 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                std::string("SELECT ") + kEventColumns +
                    " FROM events WHERE event_id IN"
                    " (SELECT (x->>'event_id')::uuid FROM jsonb_array_elements($1::jsonb) x)"
-                   " ORDER BY global_position");
+                   " ORDER BY events.global_position");
   conn.prepare("fsm_stream_version", "SELECT version FROM streams WHERE stream_id = $1");
   conn.prepare("fsm_read_stream", std::string("SELECT ") + kEventColumns +
                                       " FROM events WHERE stream_id = $1 AND stream_version <= $2"
-                                      " ORDER BY stream_version");
+                                      " ORDER BY events.stream_version");
   // Only transactions older than every running one are read: their events are
   // all visible (or rolled back) and no later commit can sort before them.
-  //
-  // The "after the checkpoint" bound is written with scalar comparisons on
-  // purpose. The row comparison `(tx_id, global_position) > ($1, $2)` is
-  // equivalent on paper, but PostgreSQL 15's btree scan with that bound was
-  // seen skipping index entries while concurrent appends split pages (two
-  // forms compared on one REPEATABLE READ snapshot returned different rows;
-  // see docs/ARCHITECTURE.md). Here the index condition is a plain range on
-  // tx_id and the OR only filters the checkpoint's own transaction.
   conn.prepare("fsm_read_all",
                std::string("SELECT ") + kEventColumns +
-                   " FROM events WHERE tx_id >= $1::text::xid8"
-                   " AND (tx_id > $1::text::xid8 OR global_position > $2::bigint)"
+                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
                    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                   " ORDER BY tx_id, global_position LIMIT $3");
+                   " ORDER BY events.tx_id, events.global_position LIMIT $3");
 }
 
 AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRequest& req) {

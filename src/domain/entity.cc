@@ -22,10 +22,13 @@ void evolve(EntityState& state, const std::string& type, const json& data, int v
     state.deleted = false;
     state.fields = data;
   } else if (ends_with(type, "Updated")) {
-    for (const auto& [k, v] : data.value("changes", json::object()).items()) state.fields[k] = v;
+    // A named copy: iterating items() of the temporary value() would dangle.
+    const json changes = data.value("changes", json::object());
+    for (const auto& [k, v] : changes.items()) state.fields[k] = v;
   } else if (ends_with(type, "StatusChanged")) {
     state.fields["status"] = data.value("to", "");
-    for (const auto& [k, v] : data.value("changes", json::object()).items()) state.fields[k] = v;
+    const json changes = data.value("changes", json::object());
+    for (const auto& [k, v] : changes.items()) state.fields[k] = v;
   } else if (ends_with(type, "Deleted")) {
     state.deleted = true;
   }

@@ -331,13 +331,14 @@ TEST_F(EventStoreTest, ReadAllNeverSkipsWhenXidOrderDiffersFromPositionOrder) {
 // Transaction ids whose text order differs from their numeric order ('102'
 // sorts before '98'). A reader once ordered by the text form of tx_id and
 // skipped or repeated events whenever xids crossed a digit boundary; fresh
-// clusters cross 999 -> 1000 early. Rows are stored with chosen, long-past
-// tx_ids so the case does not depend on the cluster's xid counter.
-TEST_F(EventStoreTest, ReadAllOrdersTransactionIdsNumericallyNotAsText) {
+// clusters cross 999 -> 1000 early. Rows are stored with chosen tx_ids below
+// the ~730 that initdb itself consumes, so they are in the past on any cluster
+// and the case does not depend on the xid counter.
+TEST_F(EventStoreTest, ReadAllOrdersTransactionIdsNumericallyNotAsText) {  // '10' < '8' as text
   pqxx::connection c(db_.url());
   {
     pqxx::work tx(c);
-    for (const char* xid : {"98", "99", "102", "1001", "989"}) {
+    for (const char* xid : {"98", "10", "99", "102", "8", "12", "9"}) {
       tx.exec("INSERT INTO events (tx_id, event_id, stream_id, stream_type, stream_version,"
               " event_type, data, metadata) VALUES ('" + std::string(xid) + "', '" + new_uuid() +
               "', '" + new_uuid() + "', 'job', 1, 'JobCreated', '{}', '{}')");
@@ -356,7 +357,7 @@ TEST_F(EventStoreTest, ReadAllOrdersTransactionIdsNumericallyNotAsText) {
       for (const auto& e : batch.events) xids.push_back(e.tx_id);
       cp = batch.next;
     }
-    EXPECT_EQ(xids, (std::vector<std::uint64_t>{98, 99, 102, 989, 1001}));
+    EXPECT_EQ(xids, (std::vector<std::uint64_t>{8, 9, 10, 12, 98, 99, 102}));
   }
 }
 

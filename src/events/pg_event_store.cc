@@ -140,6 +140,15 @@ AppendOutcome resolve_no_write(pqxx::transaction_base& tx, const AppendRequest& 
   return ConcurrencyConflict{req.stream_id, req.expected_version, actual};
 }
 
+// After a unique violation: did the events table cause it (one of the
+// event_ids is stored, or the stream is no longer at the expected version)?
+bool explained_by_log(pqxx::transaction_base& tx, const AppendRequest& req) {
+  if (!tx.exec_prepared("fsm_events_by_ids", events_param(req.events)).empty()) return true;
+  const auto cur = tx.exec_prepared("fsm_stream_version", req.stream_id);
+  const int actual = cur.empty() ? 0 : cur[0][0].as<int>();
+  return actual != req.expected_version;
+}
+
 }  // namespace
 
 PgEventStore::PgEventStore(PgPool& pool) : pool_(pool) {}
@@ -208,6 +217,7 @@ AppendOutcome PgEventStore::append(const AppendRequest& request) {
       return append_in(tx, request);
     } catch (const pqxx::unique_violation&) {
       pqxx::nontransaction tx(conn);
+      if (!explained_by_log(tx, request)) throw;
       return resolve_no_write(tx, request, events_param(request.events));
     }
   });
@@ -227,8 +237,11 @@ AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransac
       return outcome;
     } catch (const pqxx::unique_violation&) {
       // An event_id is already stored, but not where this append expected
-      // (e.g. a retry decided against a newer version). Report what is there.
+      // (e.g. a retry decided against a newer version): report what is there.
+      // A violation the log does not explain (a read table's unique index,
+      // written by `in_tx`) belongs to the caller.
       pqxx::work tx(conn);
+      if (!explained_by_log(tx, request)) throw;
       return resolve_no_write(tx, request, events_param(request.events));
     }
   });

@@ -1,0 +1,101 @@
+#include "projections/entity_projector.h"
+
+#include <stdexcept>
+
+#include "common/time.h"
+
+namespace fsm::projections {
+namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const std::string suf(suffix);
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+const EntityTable* table_for(const std::string& stream_type) {
+  for (const auto& t : entity_tables()) {
+    if (t.stream_type == stream_type) return &t;
+  }
+  return nullptr;
+}
+
+std::string stmt(const EntityTable& t, const char* what) { return "fsm_proj_" + t.table + "_" + what; }
+
+}  // namespace
+
+const std::vector<EntityTable>& entity_tables() {
+  static const std::vector<EntityTable> tables = {
+      {"account", "accounts", {"account_id", "name", "version", "created_at", "updated_at"}},
+      {"user",
+       "users",
+       {"account_id", "email", "full_name", "role", "phone", "version", "created_at",
+        "updated_at"}},
+      {"client",
+       "clients",
+       {"account_id", "name", "email", "phone", "notes", "version", "created_at", "updated_at"}},
+      {"property",
+       "properties",
+       {"account_id", "client_id", "address", "name", "city", "state", "zip", "notes", "version",
+        "created_at", "updated_at"}},
+      {"job",
+       "jobs",
+       {"account_id", "client_id", "property_id", "title", "description", "priority", "status",
+        "scheduled_start", "scheduled_end", "version", "created_at", "updated_at"}},
+      {"visit",
+       "visits",
+       {"account_id", "job_id", "assigned_user_id", "status", "scheduled_start", "scheduled_end",
+        "arrived_at", "completed_at", "tech_notes", "version", "created_at", "updated_at"}},
+  };
+  return tables;
+}
+
+void prepare_entity_projector(pqxx::connection& conn) {
+  for (const auto& t : entity_tables()) {
+    std::string cols, from_r;
+    for (const auto& c : t.columns) {
+      cols += (cols.empty() ? "" : ", ") + c;
+      from_r += (from_r.empty() ? "" : ", ") + ("r." + c);
+    }
+    // The JSON keys name the columns; PostgreSQL converts each value to the
+    // column's type (uuid, timestamptz, ...). Keys without a column are ignored.
+    conn.prepare(stmt(t, "insert"), "INSERT INTO " + t.table + " (id, " + cols + ") SELECT r.id, " +
+                                        from_r + " FROM jsonb_populate_record(NULL::" + t.table +
+                                        ", $1::jsonb) r ON CONFLICT (id) DO NOTHING");
+    // jsonb_populate_record(t, …) starts from the current row, so columns
+    // absent from the JSON keep their values.
+    conn.prepare(stmt(t, "update"), "UPDATE " + t.table + " AS t SET (" + cols + ") = (SELECT " +
+                                        from_r + " FROM jsonb_populate_record(t, $2::jsonb) r)" +
+                                        " WHERE t.id = $1::uuid AND t.version < $3::int");
+    conn.prepare(stmt(t, "delete"),
+                 "DELETE FROM " + t.table + " WHERE id = $1::uuid AND version < $2::int");
+  }
+}
+
+void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
+  const EntityTable* t = table_for(e.stream_type);
+  if (!t) return;
+  const std::string at = format_rfc3339(e.recorded_at);
+  if (ends_with(e.type, "Created")) {
+    nlohmann::json row = e.data;
+    row["id"] = e.stream_id;
+    if (!row.contains("account_id")) row["account_id"] = e.metadata.value("account_id", nullptr);
+    row["version"] = e.version;
+    row["created_at"] = at;
+    row["updated_at"] = at;
+    tx.exec_prepared(stmt(*t, "insert"), row.dump());
+  } else if (ends_with(e.type, "Updated") || ends_with(e.type, "StatusChanged")) {
+    nlohmann::json changes = e.data.value("changes", nlohmann::json::object());
+    if (ends_with(e.type, "StatusChanged")) changes["status"] = e.data.value("to", "");
+    changes["version"] = e.version;
+    changes["updated_at"] = at;
+    changes.erase("id");
+    changes.erase("account_id");
+    changes.erase("created_at");
+    tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
+  } else if (ends_with(e.type, "Deleted")) {
+    tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
+  }
+  // Other event types (e.g. reminders) leave the entity's row as it is.
+}
+
+}  // namespace fsm::projections

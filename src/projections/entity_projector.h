@@ -1,0 +1,32 @@
+// Projects entity events into their read tables (accounts, users, clients,
+// properties, jobs, visits). The same code serves the live path (inline, in
+// the append's transaction) and a replay. Applying an event the row already
+// reflects is harmless: a row is inserted once per id, and an update or delete
+// applies only to an older row version. (A Created re-applied after its
+// entity's Deleted would re-insert it; replays run in log order, so it does
+// not happen.)
+#pragma once
+
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "events/event.h"
+
+namespace fsm::projections {
+
+struct EntityTable {
+  std::string stream_type;  // "job"
+  std::string table;        // "jobs"
+  std::vector<std::string> columns;  // every column but id
+};
+
+const std::vector<EntityTable>& entity_tables();
+
+// Registers the prepared statements on a connection.
+void prepare_entity_projector(pqxx::connection& conn);
+
+// Applies one event. Events of stream types without a table are ignored.
+void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent& event);
+
+}  // namespace fsm::projections

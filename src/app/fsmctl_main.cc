@@ -6,7 +6,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "commands/accounts.h"
+#include "commands/command_runner.h"
 #include "common/log.h"
+#include "common/uuid.h"
 #include "events/migrator.h"
 
 namespace {
@@ -32,6 +35,14 @@ int main(int argc, char** argv) {
 
   auto* migrate = app.add_subcommand("migrate", "apply pending database migrations");
 
+  auto* account = app.add_subcommand("account", "accounts")->require_subcommand(1);
+  auto* account_create =
+      account->add_subcommand("create", "create an account and its owner; password on stdin");
+  fsm::commands::NewAccount new_account;
+  account_create->add_option("--name", new_account.name, "the business's name")->required();
+  account_create->add_option("--owner-email", new_account.owner_email)->required();
+  account_create->add_option("--owner-name", new_account.owner_name)->required();
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -39,6 +50,32 @@ int main(int argc, char** argv) {
       const auto report = fsm::events::migrate(database_url(db_flag));
       std::cout << nlohmann::json{{"applied", report.applied},
                                   {"current_version", report.current_version}}
+                       .dump()
+                << std::endl;
+    }
+    if (account_create->parsed()) {
+      // One line from stdin, so the password never appears in argv or history.
+      if (!std::getline(std::cin, new_account.password)) {
+        throw std::runtime_error("expected the owner's password on stdin");
+      }
+      if (!new_account.password.empty() && new_account.password.back() == '\r') {
+        new_account.password.pop_back();
+      }
+      fsm::events::PgPool pool(database_url(db_flag), 1);
+      pool.add_preparer(fsm::commands::prepare);
+      auto hasher = fsm::commands::PasswordHasher::from_env();
+      auto created = fsm::commands::create_account(pool, *hasher, new_account, fsm::new_uuid());
+      if (!created) {
+        nlohmann::json issues = nlohmann::json::array();
+        for (const auto& i : created.error().issues) {
+          issues.push_back({{"field", std::get<std::string>(i.path.at(0))}, {"message", i.message}});
+        }
+        std::cerr << nlohmann::json{{"error", created.error().message}, {"issues", issues}}.dump()
+                  << std::endl;
+        return 1;
+      }
+      std::cout << nlohmann::json{{"account_id", created->account_id},
+                                  {"owner_id", created->owner_id}}
                        .dump()
                 << std::endl;
     }

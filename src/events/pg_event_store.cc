@@ -162,6 +162,7 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                    " (SELECT (x->>'event_id')::uuid FROM jsonb_array_elements($1::jsonb) x)"
                    " ORDER BY events.global_position");
   conn.prepare("fsm_stream_version", "SELECT version FROM streams WHERE stream_id = $1");
+  conn.prepare("fsm_lock_stream", "SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE");
   conn.prepare("fsm_read_stream", std::string("SELECT ") + kEventColumns +
                                       " FROM events WHERE stream_id = $1 AND stream_version <= $2"
                                       " ORDER BY events.stream_version");
@@ -245,6 +246,10 @@ AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransac
       return resolve_no_write(tx, request, events_param(request.events));
     }
   });
+}
+
+void PgEventStore::lock_stream(pqxx::transaction_base& tx, const std::string& stream_id) {
+  tx.exec_prepared("fsm_lock_stream", stream_id);
 }
 
 std::vector<RecordedEvent> PgEventStore::read_stream_in(pqxx::transaction_base& tx,

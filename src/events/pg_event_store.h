@@ -33,6 +33,9 @@ class PgEventStore final : public EventStore {
   // match; it may throw pqxx::unique_violation (event_id reused at another
   // place), which aborts the transaction.
   static AppendOutcome append_in(pqxx::transaction_base& tx, const AppendRequest& request);
+  // Takes the stream's row lock until the transaction ends, so commands on one
+  // stream queue instead of racing (no-op for a stream that does not exist).
+  static void lock_stream(pqxx::transaction_base& tx, const std::string& stream_id);
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);

@@ -1,0 +1,28 @@
+// Creating an account with its owner: the account's and the owner's creation
+// events and the owner's credentials, in one transaction.
+#pragma once
+
+#include <string>
+
+#include "commands/passwords.h"
+#include "domain/result.h"
+#include "events/pg_pool.h"
+
+namespace fsm::commands {
+
+struct NewAccount {
+  std::string name;
+  std::string owner_email;
+  std::string owner_name;
+  std::string password;
+};
+
+struct CreatedAccount {
+  std::string account_id;
+  std::string owner_id;
+};
+
+Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hasher,
+                                      const NewAccount& input, const std::string& trace_id);
+
+}  // namespace fsm::commands

@@ -1,0 +1,71 @@
+// Runs a command against one entity stream: load the state by folding its
+// events, decide, append the new events and project them in the same
+// transaction, so the next read sees them.
+//
+// Concurrency: a command first takes its stream's row lock, so commands on one
+// entity queue rather than race, and the append still names the version the
+// decision was made on. With If-Match, a different current version is a
+// CONFLICT (expected vs actual). Without it, should the append still lose (two
+// creations of one stream), the command re-decides against the new state, at
+// most kMaxAttempts times. No update is lost, and none is applied to a state it
+// was not decided on.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "domain/entity.h"
+#include "domain/result.h"
+#include "events/event.h"
+#include "events/pg_pool.h"
+
+namespace fsm::commands {
+
+struct Actor {
+  std::string account_id;
+  std::string user_id;  // empty for system actions
+  std::string role;
+  std::string trace_id;
+};
+
+struct Command {
+  std::string stream_id;
+  std::string stream_type;   // "job"
+  bool creates = false;      // the stream must not exist yet
+  std::optional<int> if_match;
+  // Decides on the current state (not live when `creates`). May read other
+  // tables through `tx` (e.g. that a referenced client exists in the account).
+  std::function<Result<std::vector<domain::DomainEvent>>(const domain::EntityState&,
+                                                         pqxx::work& tx)>
+      decide;
+  // Runs after the events are appended and projected, before commit.
+  std::function<void(pqxx::work& tx, const std::vector<events::RecordedEvent>&)> after;
+};
+
+struct Outcome {
+  int version = 0;                            // the stream's version afterwards
+  std::vector<events::RecordedEvent> events;  // empty when the decision was a no-op
+};
+
+inline constexpr int kMaxAttempts = 5;
+
+// Registers every prepared statement commands use (event store, projectors).
+void prepare(pqxx::connection& conn);
+
+Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& command);
+
+// Folds a stream into its state, in `tx`.
+domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_id);
+
+// Appends `events` to a stream in `tx` and projects them; used by run() and by
+// commands that write several streams in one transaction (account creation).
+// Returns nullopt on a version conflict.
+std::optional<std::vector<events::RecordedEvent>> append_and_project(
+    pqxx::work& tx, const Actor& actor, const std::string& stream_id,
+    const std::string& stream_type, int expected_version,
+    const std::vector<domain::DomainEvent>& events);
+
+}  // namespace fsm::commands

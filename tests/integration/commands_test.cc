@@ -1,0 +1,225 @@
+// Commands against real PostgreSQL: decide on the folded state, append and
+// project in one transaction, If-Match and re-decide under concurrency.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <barrier>
+#include <thread>
+
+#include "commands/accounts.h"
+#include "commands/command_runner.h"
+#include "common/uuid.h"
+#include "domain/rules.h"
+#include "support/test_env.h"
+
+namespace fsm::commands {
+namespace {
+
+using nlohmann::json;
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_GE(sodium_init(), 0);
+    pool_ = make_pool(4);
+    // Test cost: the cheapest Argon2id libsodium allows.
+    hasher_ = std::make_unique<PasswordHasher>(crypto_pwhash_OPSLIMIT_MIN,
+                                               crypto_pwhash_MEMLIMIT_MIN, 2);
+  }
+
+  std::unique_ptr<events::PgPool> make_pool(std::size_t n) {
+    auto p = std::make_unique<events::PgPool>(db_.url(), n);
+    p->add_preparer(prepare);
+    return p;
+  }
+
+  Command create_job(const std::string& id) {
+    Command c;
+    c.stream_id = id;
+    c.stream_type = "job";
+    c.creates = true;
+    c.decide = [this](const domain::EntityState&, pqxx::work&) -> Result<std::vector<domain::DomainEvent>> {
+      return std::vector<domain::DomainEvent>{
+          {"JobCreated",
+           {{"account_id", actor_.account_id}, {"client_id", new_uuid()}, {"title", "t"},
+            {"priority", "normal"}, {"status", "draft"}}}};
+    };
+    return c;
+  }
+
+  Command patch_job(const std::string& id, json patch, std::optional<int> if_match = {}) {
+    Command c;
+    c.stream_id = id;
+    c.stream_type = "job";
+    c.if_match = if_match;
+    c.decide = [patch](const domain::EntityState& s, pqxx::work&) {
+      return domain::decide_job_patch(s, patch);
+    };
+    return c;
+  }
+
+  json job_row(const std::string& id) {
+    pqxx::connection c(db_.url());
+    auto r = pqxx::work(c).exec_params("SELECT to_jsonb(j) FROM jobs j WHERE id = $1", id);
+    return r.empty() ? json(nullptr) : json::parse(r[0][0].c_str());
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<events::PgPool> pool_;
+  std::unique_ptr<PasswordHasher> hasher_;
+  Actor actor_{new_uuid(), new_uuid(), "owner", "trace-cmd"};
+};
+
+TEST_F(CommandsTest, ACommandIsProjectedBeforeItsResultReturns) {
+  const auto id = new_uuid();
+  auto created = run(*pool_, actor_, create_job(id));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->version, 1);
+  EXPECT_EQ(job_row(id)["version"], 1);
+  ASSERT_EQ(created->events.size(), 1u);
+  EXPECT_EQ(created->events[0].metadata["actor_id"], actor_.user_id);
+  EXPECT_EQ(created->events[0].metadata["trace_id"], "trace-cmd");
+  EXPECT_FALSE(created->events[0].metadata["causation_id"].is_null());
+
+  auto patched = run(*pool_, actor_, patch_job(id, {{"title", "new"}}));
+  ASSERT_TRUE(patched.ok());
+  EXPECT_EQ(patched->version, 2);
+  EXPECT_EQ(job_row(id)["title"], "new");
+
+  auto noop = run(*pool_, actor_, patch_job(id, {{"title", "new"}}));
+  ASSERT_TRUE(noop.ok());
+  EXPECT_EQ(noop->version, 2);
+  EXPECT_TRUE(noop->events.empty());
+}
+
+TEST_F(CommandsTest, AnotherAccountsEntityIsNotFound) {
+  const auto id = new_uuid();
+  ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
+  Actor stranger{new_uuid(), new_uuid(), "owner", "t"};
+  auto r = run(*pool_, stranger, patch_job(id, {{"title", "mine now"}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(job_row(id)["title"], "t");
+  auto missing = run(*pool_, actor_, patch_job(new_uuid(), {{"title", "x"}}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(CommandsTest, IfMatchWithAnotherVersionIsAConflictWithBothVersions) {
+  const auto id = new_uuid();
+  ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
+  auto r = run(*pool_, actor_, patch_job(id, {{"title", "x"}}, 7));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(r.error().expected_version, 7);
+  EXPECT_EQ(r.error().actual_version, 1);
+}
+
+// 10 callers send If-Match: 1 at once: exactly one wins, nine get 409.
+TEST_F(CommandsTest, TenConcurrentConditionalPatchesExactlyOneWins) {
+  const auto id = new_uuid();
+  ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
+  constexpr int kCallers = 10;
+  std::barrier start(kCallers);
+  std::atomic<int> ok{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      auto pool = make_pool(1);
+      pool->acquire();
+      start.arrive_and_wait();
+      auto r = run(*pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}}, 1));
+      if (r.ok()) {
+        ++ok;
+      } else if (r.error().code == ErrorCode::kConflict && r.error().expected_version == 1) {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(conflicts.load(), kCallers - 1);
+  EXPECT_EQ(job_row(id)["version"], 2);
+}
+
+// Without If-Match, every concurrent change is applied (re-decided on the new
+// state when it loses a race): the version counts every success.
+TEST_F(CommandsTest, ConcurrentUnconditionalPatchesAreAllApplied) {
+  const auto id = new_uuid();
+  ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
+  constexpr int kCallers = 10;
+  std::barrier start(kCallers);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      auto pool = make_pool(1);
+      pool->acquire();
+      start.arrive_and_wait();
+      // Distinct values, so no patch is a no-op on any state.
+      auto r = run(*pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}}));
+      if (r.ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(job_row(id)["version"], 1 + ok.load()) << "a success was not counted";
+  EXPECT_EQ(ok.load(), kCallers) << "callers on one entity queue; none should give up";
+}
+
+TEST_F(CommandsTest, CreatingAnAccountStoresEventsProjectionsAndAHashNotThePassword) {
+  auto created = create_account(*pool_, *hasher_,
+                                {"Acme", "Owner@Acme.test", "Olga", "correct horse battery"}, "t1");
+  ASSERT_TRUE(created.ok());
+  pqxx::connection c(db_.url());
+  pqxx::work tx(c);
+  auto user = tx.exec_params("SELECT email, role, account_id::text FROM users WHERE id = $1",
+                             created->owner_id);
+  ASSERT_EQ(user.size(), 1u);
+  EXPECT_STREQ(user[0][0].c_str(), "owner@acme.test");
+  EXPECT_STREQ(user[0][1].c_str(), "owner");
+  EXPECT_EQ(user[0][2].c_str(), created->account_id);
+  EXPECT_EQ(tx.exec_params("SELECT 1 FROM accounts WHERE id = $1", created->account_id).size(), 1u);
+  auto hash = tx.exec_params("SELECT password_hash FROM credentials WHERE user_id = $1",
+                             created->owner_id);
+  ASSERT_EQ(hash.size(), 1u);
+  EXPECT_TRUE(hasher_->verify(hash[0][0].c_str(), "correct horse battery"));
+  EXPECT_FALSE(hasher_->verify(hash[0][0].c_str(), "wrong horse battery"));
+  auto leaks = tx.exec(
+      "SELECT count(*) FROM events WHERE data::text LIKE '%horse%' OR data::text LIKE '%argon%'");
+  EXPECT_EQ(leaks[0][0].as<int>(), 0);
+}
+
+TEST_F(CommandsTest, AnInvalidAccountIsRefusedAndWritesNothing) {
+  auto r = create_account(*pool_, *hasher_, {"", "not-an-email", "O", "short"}, "t");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kValidation);
+  EXPECT_EQ(r.error().issues.size(), 3u);
+  pqxx::connection c(db_.url());
+  EXPECT_EQ(pqxx::work(c).exec("SELECT count(*) FROM events")[0][0].as<int>(), 0);
+}
+
+TEST_F(CommandsTest, AUniqueValueTakenInTheReadTableIsAConflictAndStoresNothing) {
+  auto created = create_account(*pool_, *hasher_, {"Acme", "o@acme.test", "O", "long enough"}, "t");
+  ASSERT_TRUE(created.ok());
+  Actor owner{created->account_id, created->owner_id, "owner", "t"};
+  Command c;
+  c.stream_id = new_uuid();
+  c.stream_type = "user";
+  c.creates = true;
+  c.decide = [&](const domain::EntityState&, pqxx::work&) -> Result<std::vector<domain::DomainEvent>> {
+    return std::vector<domain::DomainEvent>{
+        {"UserCreated", {{"account_id", created->account_id}, {"email", "o@acme.test"},
+                         {"full_name", "Dup"}, {"role", "tech"}, {"phone", nullptr}}}};
+  };
+  auto r = run(*pool_, owner, c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  pqxx::connection conn(db_.url());
+  EXPECT_EQ(pqxx::work(conn).exec_params("SELECT count(*) FROM events WHERE stream_id = $1",
+                                         c.stream_id)[0][0].as<int>(),
+            0);
+}
+
+}  // namespace
+}  // namespace fsm::commands

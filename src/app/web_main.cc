@@ -11,6 +11,9 @@
 #include "events/db_monitor.h"
 #include "events/pg_event_store.h"
 #include "events/pg_pool.h"
+#include "commands/command_runner.h"
+#include "commands/passwords.h"
+#include "http/auth.h"
 #include "http/health.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -80,7 +83,9 @@ int main() {
 
   try {
     fsm::events::PgPool pool(config.database_url, config.pool_size);
-    pool.add_preparer(fsm::events::PgEventStore::prepare);
+    pool.add_preparer(fsm::commands::prepare);
+    auto hasher = fsm::commands::PasswordHasher::from_env();
+    fsm::http::Auth auth(pool, *hasher, fsm::http::AuthConfig::from_env());
 
     fsm::events::DbMonitor monitor(config.database_url, config.health_interval,
                                    config.health_timeout);
@@ -90,6 +95,7 @@ int main() {
     fsm::http::Router router;
     router.add(fsm::http::Method::kGet, "/api/health",
                fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
+    auth.register_routes(router);
 
     fsm::http::Server server(config.server, router);
     const auto port = server.start();
@@ -109,6 +115,9 @@ int main() {
     monitor.stop();
     fsm::log::info("fsm-web stopped", {{"unfinished_requests", unfinished}});
     return 0;
+  } catch (const fsm::env::ConfigError& e) {
+    fsm::log::error("invalid configuration", {{"error", e.what()}});
+    return 2;
   } catch (const std::exception& e) {
     fsm::log::error("fsm-web failed", {{"error", e.what()}});
     return 1;

@@ -3,6 +3,7 @@
 #include "commands/command_runner.h"
 #include "common/uuid.h"
 #include "domain/validation.h"
+#include "events/pg_auth_store.h"
 
 namespace fsm::commands {
 
@@ -40,8 +41,7 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
            {"role", "owner"},
            {"phone", nullptr}}}});
     if (!account || !owner) throw std::logic_error("fresh ids collided");
-    tx.exec_params("INSERT INTO credentials (user_id, password_hash) VALUES ($1, $2)",
-                   created.owner_id, password_hash);
+    events::PgAuthStore::set_password(tx, created.owner_id, password_hash);
     tx.commit();
   });
   return created;

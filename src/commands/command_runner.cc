@@ -1,6 +1,7 @@
 #include "commands/command_runner.h"
 
 #include "common/uuid.h"
+#include "events/pg_auth_store.h"
 #include "events/pg_event_store.h"
 #include "projections/entity_projector.h"
 
@@ -39,6 +40,7 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
 
 void prepare(pqxx::connection& conn) {
   events::PgEventStore::prepare(conn);
+  events::PgAuthStore::prepare(conn);
   projections::prepare_entity_projector(conn);
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <future>
 #include <memory>
 #include <semaphore>
 #include <string>
@@ -30,7 +31,8 @@ class PasswordHasher {
   unsigned long long opslimit_;
   std::size_t memlimit_;
   std::counting_semaphore<64> slots_;
-  std::string dummy_hash_;
+  // Computed in the background: one full hash at startup would delay readiness.
+  std::shared_future<std::string> dummy_hash_;
 };
 
 }  // namespace fsm::commands

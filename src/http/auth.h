@@ -1,0 +1,71 @@
+// Authentication: login (Argon2id), opaque session tokens (256-bit, stored only
+// as SHA-256), Bearer or the fsm_session cookie, logout, and login rate limits.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "commands/command_runner.h"
+#include "commands/passwords.h"
+#include "events/pg_pool.h"
+#include "http/router.h"
+
+namespace fsm::http {
+
+struct AuthConfig {
+  std::chrono::seconds session_ttl{7 * 24 * 3600};
+  bool cookie_secure = false;
+  int max_per_ip_email = 5;
+  int max_per_ip = 50;
+  std::chrono::seconds window{15 * 60};
+  bool trust_proxy = false;  // read the client IP from X-Forwarded-For
+
+  static AuthConfig from_env();
+};
+
+// In-process sliding-window counters (a restart clears them, as documented).
+class LoginRateLimiter {
+ public:
+  explicit LoginRateLimiter(const AuthConfig& config) : config_(config) {}
+  // Records an attempt; returns the seconds to wait when it is over a limit.
+  std::optional<long> attempt(const std::string& ip, const std::string& email,
+                              std::chrono::steady_clock::time_point now);
+
+ private:
+  std::optional<long> over(std::deque<std::chrono::steady_clock::time_point>& hits, int limit,
+                           std::chrono::steady_clock::time_point now);
+  const AuthConfig& config_;
+  std::mutex mu_;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> by_key_;
+};
+
+class Auth {
+ public:
+  Auth(events::PgPool& pool, commands::PasswordHasher& hasher, AuthConfig config);
+
+  void register_routes(Router& router);
+
+  // The caller behind the request's token, or UNAUTHORIZED.
+  Result<commands::Actor> authenticate(const Request& req) const;
+
+  std::string client_ip(const Request& req) const;
+
+ private:
+  Response login(const Request& req);
+  Response logout(const Request& req);
+  Response me(const Request& req);
+
+  events::PgPool& pool_;
+  commands::PasswordHasher& hasher_;
+  AuthConfig config_;
+  LoginRateLimiter limiter_;
+};
+
+// The session token the request carries (Bearer first, then the cookie).
+std::optional<std::string> session_token(const Request& req);
+
+}  // namespace fsm::http

@@ -34,8 +34,14 @@ sleep 1
 rss_idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$web/status")
 
 fsm_log "wrk GET /api/health, 16 connections, ${secs}s"
+# Sample RSS while the load runs (VmHWM would also count startup).
+( while sleep 0.2; do awk '/VmRSS/ {print $2}' "/proc/$web/status" 2>/dev/null || break; done ) \
+  >"$scratch/rss.samples" &
+sampler=$!
 out=$(wrk -t2 -c16 -d"${secs}s" --latency "http://127.0.0.1:$port/api/health")
-rss_peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$web/status")
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+rss_peak_kb=$(sort -n "$scratch/rss.samples" | tail -1)
+rss_hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$web/status")
 rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v/1000; else if (v ~ /ms$/) print v+0; else print v*1000 }'; }
 p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
@@ -43,8 +49,10 @@ p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
 errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
 
 jq -n --argjson startup "$startup_ms" --argjson idle "$rss_idle_kb" --argjson peak "$rss_peak_kb" \
+  --argjson hwm "$rss_hwm_kb" \
   --argjson rps "$rps" --argjson p50 "$p50" --argjson p99 "$p99" --arg errors "$errors" '{
   start_to_ready_ms: $startup, rss_idle_mb: ($idle/1024), rss_peak_under_load_mb: ($peak/1024),
+  rss_high_water_since_start_mb: ($hwm/1024),
   health_req_per_s: $rps, latency_p50_ms: $p50, latency_p99_ms: $p99, wrk_errors: $errors,
   bars: {health_req_per_s: ">= 10000", rss_idle_mb: "< 16", start_to_ready_ms: "< 200"}
 }'

@@ -16,7 +16,6 @@ namespace fsm::commands {
 
 class PasswordHasher {
  public:
-  // Defaults: libsodium's INTERACTIVE limits (2 passes, 64 MiB).
   PasswordHasher(unsigned long long opslimit, std::size_t memlimit_bytes, int max_concurrent);
 
   // From FSM_ARGON2_OPSLIMIT, FSM_ARGON2_MEMLIMIT_KB and FSM_ARGON2_CONCURRENCY.

@@ -15,6 +15,7 @@
 #include "commands/passwords.h"
 #include "http/auth.h"
 #include "http/health.h"
+#include "http/resources.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -96,6 +97,8 @@ int main() {
     router.add(fsm::http::Method::kGet, "/api/health",
                fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
     auth.register_routes(router);
+    fsm::http::Resources resources(pool, auth);
+    resources.register_routes(router);
 
     fsm::http::Server server(config.server, router);
     const auto port = server.start();

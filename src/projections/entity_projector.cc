@@ -24,27 +24,35 @@ std::string stmt(const EntityTable& t, const char* what) { return "fsm_proj_" + 
 }  // namespace
 
 const std::vector<EntityTable>& entity_tables() {
+  static const std::vector<std::string> kStamps = {"created_at", "updated_at"};
   static const std::vector<EntityTable> tables = {
-      {"account", "accounts", {"account_id", "name", "version", "created_at", "updated_at"}},
+      {"account", "accounts", {"account_id", "name", "version", "created_at", "updated_at"},
+       kStamps},
       {"user",
        "users",
        {"account_id", "email", "full_name", "role", "phone", "version", "created_at",
-        "updated_at"}},
+        "updated_at"},
+       kStamps},
       {"client",
        "clients",
-       {"account_id", "name", "email", "phone", "notes", "version", "created_at", "updated_at"}},
+       {"account_id", "name", "email", "phone", "notes", "version", "created_at", "updated_at"},
+       kStamps},
       {"property",
        "properties",
        {"account_id", "client_id", "address", "name", "city", "state", "zip", "notes", "version",
-        "created_at", "updated_at"}},
+        "created_at", "updated_at"},
+       kStamps},
       {"job",
        "jobs",
        {"account_id", "client_id", "property_id", "title", "description", "priority", "status",
-        "scheduled_start", "scheduled_end", "version", "created_at", "updated_at"}},
+        "scheduled_start", "scheduled_end", "version", "created_at", "updated_at"},
+       {"scheduled_start", "scheduled_end", "created_at", "updated_at"}},
       {"visit",
        "visits",
        {"account_id", "job_id", "assigned_user_id", "status", "scheduled_start", "scheduled_end",
-        "arrived_at", "completed_at", "tech_notes", "version", "created_at", "updated_at"}},
+        "arrived_at", "completed_at", "tech_notes", "version", "created_at", "updated_at"},
+       {"scheduled_start", "scheduled_end", "arrived_at", "completed_at", "created_at",
+        "updated_at"}},
   };
   return tables;
 }

@@ -19,6 +19,7 @@ struct EntityTable {
   std::string stream_type;  // "job"
   std::string table;        // "jobs"
   std::vector<std::string> columns;  // every column but id
+  std::vector<std::string> timestamps;  // the timestamptz columns among them
 };
 
 const std::vector<EntityTable>& entity_tables();

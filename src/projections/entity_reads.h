@@ -1,0 +1,48 @@
+// Reads of the entity tables, answered as JSON built by PostgreSQL in the
+// contract's shape (timestamps in UTC with milliseconds), always scoped to one
+// account.
+#pragma once
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "projections/entity_projector.h"
+
+namespace fsm::projections {
+
+// One entity as JSON text, or nullopt when it does not exist in the account.
+std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityTable& table,
+                                       const std::string& account_id, const std::string& id);
+
+struct ListQuery {
+  std::vector<std::pair<std::string, std::string>> equals;  // column = value (whitelisted)
+  std::string sort = "created_at";                          // whitelisted column
+  bool descending = true;
+  int limit = 20;
+  int offset = 0;
+};
+
+struct ListPage {
+  std::vector<std::string> rows;  // JSON texts
+  long long total = 0;
+};
+
+// `query`'s column names must come from a whitelist, never from the request.
+ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& table,
+                       const std::string& account_id, const ListQuery& query);
+
+const EntityTable& entity_table(const std::string& stream_type);
+
+}  // namespace fsm::projections
+
+namespace fsm::projections {
+
+// Whether any row of `table` in the account has `column` = `id` (e.g. a job
+// that references a client). Names come from code, never from a request.
+bool is_referenced(pqxx::transaction_base& tx, const std::string& table, const std::string& column,
+                   const std::string& account_id, const std::string& id);
+
+}  // namespace fsm::projections

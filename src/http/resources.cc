@@ -86,6 +86,17 @@ std::variant<commands::Actor, Response> Resources::caller(const Request& req,
   return *actor;
 }
 
+std::variant<Resources::Target, Response> Resources::target(const Request& req,
+                                                           const Roles& roles) const {
+  auto who = caller(req, roles);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  const std::string id = req.params.at("id");
+  if (!is_uuid(id)) return not_found(req);
+  auto if_match = parse_if_match(req);
+  if (!if_match) return error_response(if_match.error(), req.request_id);
+  return Target{std::get<commands::Actor>(who), id, *if_match};
+}
+
 Response Resources::command_response(const Request& req, const Result<commands::Outcome>& outcome,
                                      const std::string& body, int success_status) const {
   if (!outcome) return error_response(outcome.error(), req.request_id);
@@ -158,13 +169,9 @@ Response Resources::create_client(const Request& req) {
 }
 
 Response Resources::patch_client(const Request& req) {
-  auto who = caller(req, kOffice);
-  if (auto* r = std::get_if<Response>(&who)) return *r;
-  auto actor = std::get<commands::Actor>(who);
-  const std::string id = req.params.at("id");
-  if (!is_uuid(id)) return not_found(req);
-  auto if_match = parse_if_match(req);
-  if (!if_match) return error_response(if_match.error(), req.request_id);
+  auto t = target(req, kOffice);
+  if (auto* r = std::get_if<Response>(&t)) return *r;
+  const auto& [actor, id, if_match] = std::get<Target>(t);
   auto body = domain::parse_json_object(req.body);
   if (!body) return error_response(body.error(), req.request_id);
   std::vector<domain::FieldSpec> specs = domain::client_fields();
@@ -175,7 +182,7 @@ Response Resources::patch_client(const Request& req) {
   commands::Command cmd;
   cmd.stream_id = id;
   cmd.stream_type = "client";
-  cmd.if_match = *if_match;
+  cmd.if_match = if_match;
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) -> Result<domain::Events> {
     return domain::update_events("Client", s, *fields);
   };
@@ -194,17 +201,13 @@ Response Resources::patch_client(const Request& req) {
 }
 
 Response Resources::delete_client(const Request& req) {
-  auto who = caller(req, kOwner);
-  if (auto* r = std::get_if<Response>(&who)) return *r;
-  auto actor = std::get<commands::Actor>(who);
-  const std::string id = req.params.at("id");
-  if (!is_uuid(id)) return not_found(req);
-  auto if_match = parse_if_match(req);
-  if (!if_match) return error_response(if_match.error(), req.request_id);
+  auto t = target(req, kOwner);
+  if (auto* r = std::get_if<Response>(&t)) return *r;
+  const auto& [actor, id, if_match] = std::get<Target>(t);
   commands::Command cmd;
   cmd.stream_id = id;
   cmd.stream_type = "client";
-  cmd.if_match = *if_match;
+  cmd.if_match = if_match;
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     // The client's stream row is locked; jobs for it lock it too before they
     // are created, so none can appear between this check and the delete.

@@ -34,6 +34,15 @@ class Resources {
  private:
   // Authenticates and checks the role; the error response otherwise.
   std::variant<commands::Actor, Response> caller(const Request& req, const Roles& roles) const;
+
+  // A command on an existing entity: the caller, the `:id` path parameter (a
+  // UUID, else 404) and If-Match.
+  struct Target {
+    commands::Actor actor;
+    std::string id;
+    std::optional<int> if_match;
+  };
+  std::variant<Target, Response> target(const Request& req, const Roles& roles) const;
   Response command_response(const Request& req, const Result<commands::Outcome>& outcome,
                             const std::string& body, int success_status) const;
 

@@ -59,6 +59,21 @@ class CommandsTest : public ::testing::Test {
     return c;
   }
 
+  // Runs fn(i, pool) on n threads, each with its own connection, released at once.
+  void concurrently(int n, const std::function<void(int, events::PgPool&)>& fn) {
+    std::barrier start(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        auto pool = make_pool(1);
+        pool->acquire();
+        start.arrive_and_wait();
+        fn(i, *pool);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+
   json job_row(const std::string& id) {
     pqxx::connection c(db_.url());
     auto r = pqxx::work(c).exec_params("SELECT to_jsonb(j) FROM jobs j WHERE id = $1", id);
@@ -121,23 +136,15 @@ TEST_F(CommandsTest, TenConcurrentConditionalPatchesExactlyOneWins) {
   const auto id = new_uuid();
   ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
   constexpr int kCallers = 10;
-  std::barrier start(kCallers);
   std::atomic<int> ok{0}, conflicts{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] {
-      auto pool = make_pool(1);
-      pool->acquire();
-      start.arrive_and_wait();
-      auto r = run(*pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}}, 1));
-      if (r.ok()) {
-        ++ok;
-      } else if (r.error().code == ErrorCode::kConflict && r.error().expected_version == 1) {
-        ++conflicts;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  concurrently(kCallers, [&](int i, events::PgPool& pool) {
+    auto r = run(pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}}, 1));
+    if (r.ok()) {
+      ++ok;
+    } else if (r.error().code == ErrorCode::kConflict && r.error().expected_version == 1) {
+      ++conflicts;
+    }
+  });
   EXPECT_EQ(ok.load(), 1);
   EXPECT_EQ(conflicts.load(), kCallers - 1);
   EXPECT_EQ(job_row(id)["version"], 2);
@@ -149,20 +156,11 @@ TEST_F(CommandsTest, ConcurrentUnconditionalPatchesAreAllApplied) {
   const auto id = new_uuid();
   ASSERT_TRUE(run(*pool_, actor_, create_job(id)).ok());
   constexpr int kCallers = 10;
-  std::barrier start(kCallers);
   std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back([&, i] {
-      auto pool = make_pool(1);
-      pool->acquire();
-      start.arrive_and_wait();
-      // Distinct values, so no patch is a no-op on any state.
-      auto r = run(*pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}}));
-      if (r.ok()) ++ok;
-    });
-  }
-  for (auto& t : threads) t.join();
+  concurrently(kCallers, [&](int i, events::PgPool& pool) {
+    // Distinct values, so no patch is a no-op on any state.
+    if (run(pool, actor_, patch_job(id, {{"title", "caller " + std::to_string(i)}})).ok()) ++ok;
+  });
   EXPECT_EQ(job_row(id)["version"], 1 + ok.load()) << "a success was not counted";
   EXPECT_EQ(ok.load(), kCallers) << "callers on one entity queue; none should give up";
 }

@@ -14,7 +14,7 @@ secs=${1:-10}
 clients=8
 
 fsm_install_packages "${FSM_APT_PACKAGES[@]}"
-fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >/dev/null
+fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
 
 scratch=""
 cleanup() { [ -n "$scratch" ] && { fsm_pg_stop "$scratch/pg"; rm -rf "$scratch"; }; }

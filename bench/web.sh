@@ -9,7 +9,7 @@ cd "$FSM_ROOT"
 secs=${1:-10}
 
 fsm_install_packages "${FSM_APT_PACKAGES[@]}" wrk
-fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >/dev/null
+fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
 
 scratch=$(mktemp -d -t fsm-bench-XXXXXX)
 web=""

@@ -44,22 +44,29 @@ std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityT
 ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
                        const std::string& account_id, const ListQuery& q) {
   require_column(t, q.sort);
-  std::string where = "t.account_id = " + tx.quote(account_id) + "::uuid";
+  // Column names are whitelisted by the caller and checked here; every value
+  // is a parameter.
+  std::vector<std::string> params = {account_id};
+  std::string where = "t.account_id = $1::uuid";
   for (const auto& [col, value] : q.equals) {
     require_column(t, col);
-    where += " AND t." + col + "::text = " + tx.quote(value);
+    params.push_back(value);
+    where += " AND t." + col + "::text = $" + std::to_string(params.size());
   }
   // id breaks ties, so pages never overlap or skip rows with equal sort keys.
   const std::string dir = q.descending ? " DESC" : " ASC";
-  auto r = tx.exec("SELECT " + json_select(t) + ", count(*) OVER () FROM " + t.table + " t WHERE " +
-                   where + " ORDER BY t." + q.sort + dir + ", t.id" + dir + " LIMIT " +
-                   std::to_string(q.limit) + " OFFSET " + std::to_string(q.offset));
+  auto r = tx.exec_params("SELECT " + json_select(t) + ", count(*) OVER () FROM " + t.table +
+                              " t WHERE " + where + " ORDER BY t." + q.sort + dir + ", t.id" + dir +
+                              " LIMIT " + std::to_string(q.limit) + " OFFSET " +
+                              std::to_string(q.offset),
+                          pqxx::prepare::make_dynamic_params(params));
   ListPage page;
   for (const auto& row : r) page.rows.emplace_back(row[0].c_str());
   if (!r.empty()) {
     page.total = r[0][1].as<long long>();
   } else if (q.offset > 0) {
-    page.total = tx.exec("SELECT count(*) FROM " + t.table + " t WHERE " + where)[0][0]
+    page.total = tx.exec_params("SELECT count(*) FROM " + t.table + " t WHERE " + where,
+                                pqxx::prepare::make_dynamic_params(params))[0][0]
                      .as<long long>();
   }
   return page;

@@ -143,80 +143,140 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
   return Response::json(200, nlohmann::json::parse(*row));
 }
 
-Response Resources::create_client(const Request& req) {
-  auto who = caller(req, kOffice);
-  if (auto* r = std::get_if<Response>(&who)) return *r;
-  auto actor = std::get<commands::Actor>(who);
-  auto body = domain::parse_json_object(req.body);
-  if (!body) return error_response(body.error(), req.request_id);
-  auto fields = domain::validate_body(*body, domain::client_fields(), domain::Mode::kCreate);
-  if (!fields) return error_response(fields.error(), req.request_id);
+Response Resources::create_entity(const Request& req, const commands::Actor& actor,
+                                  const std::string& stream_type, const std::string& aggregate,
+                                  nlohmann::json data, const Check& check) {
   std::string row;
   commands::Command cmd;
   cmd.stream_id = new_uuid();
-  cmd.stream_type = "client";
+  cmd.stream_type = stream_type;
   cmd.creates = true;
-  cmd.decide = [&](const domain::EntityState&, pqxx::work&) -> Result<domain::Events> {
-    nlohmann::json data = *fields;
-    data["account_id"] = actor.account_id;
-    return domain::Events{{"ClientCreated", data}};
+  data["account_id"] = actor.account_id;
+  cmd.decide = [&](const domain::EntityState&, pqxx::work& tx) -> Result<domain::Events> {
+    if (check) {
+      if (auto err = check(tx, actor, cmd.stream_id)) return *err;
+    }
+    return domain::Events{{aggregate + "Created", data}};
   };
   cmd.after = [&](pqxx::work& tx, const auto&) {
-    row = *projections::read_entity(tx, projections::entity_table("client"), actor.account_id,
+    row = *projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id,
                                     cmd.stream_id);
   };
   return command_response(req, commands::run(pool_, actor, cmd), row, 201);
 }
 
-Response Resources::patch_client(const Request& req) {
+Response Resources::patch_entity(const Request& req, const std::string& stream_type,
+                                 const std::string& aggregate,
+                                 const std::vector<domain::FieldSpec>& fields) {
   auto t = target(req, kOffice);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
   auto body = domain::parse_json_object(req.body);
   if (!body) return error_response(body.error(), req.request_id);
-  std::vector<domain::FieldSpec> specs = domain::client_fields();
+  std::vector<domain::FieldSpec> specs = fields;
   for (auto& s : specs) s.required = false;
-  auto fields = domain::validate_body(*body, specs, domain::Mode::kPatch);
-  if (!fields) return error_response(fields.error(), req.request_id);
+  auto patch = domain::validate_body(*body, specs, domain::Mode::kPatch);
+  if (!patch) return error_response(patch.error(), req.request_id);
+  const auto& table = projections::entity_table(stream_type);
   std::string row;
   commands::Command cmd;
   cmd.stream_id = id;
-  cmd.stream_type = "client";
+  cmd.stream_type = stream_type;
   cmd.if_match = if_match;
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) -> Result<domain::Events> {
-    return domain::update_events("Client", s, *fields);
+    return domain::update_events(aggregate, s, *patch);
   };
   cmd.after = [&](pqxx::work& tx, const auto&) {
-    row = *projections::read_entity(tx, projections::entity_table("client"), actor.account_id, id);
+    row = *projections::read_entity(tx, table, actor.account_id, id);
   };
   auto outcome = commands::run(pool_, actor, cmd);
   if (outcome && row.empty()) {  // a no-op patch commits nothing: read the row as it is
     row = pool_.run([&](pqxx::connection& conn) {
       pqxx::read_transaction tx(conn);
-      return projections::read_entity(tx, projections::entity_table("client"), actor.account_id, id)
-          .value_or("null");
+      return projections::read_entity(tx, table, actor.account_id, id).value_or("null");
     });
   }
   return command_response(req, outcome, row, 200);
 }
 
-Response Resources::delete_client(const Request& req) {
+Response Resources::delete_entity(const Request& req, const std::string& stream_type,
+                                  const std::string& aggregate, const Check& check) {
   auto t = target(req, kOwner);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
   commands::Command cmd;
   cmd.stream_id = id;
-  cmd.stream_type = "client";
+  cmd.stream_type = stream_type;
   cmd.if_match = if_match;
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
-    // The client's stream row is locked; jobs for it lock it too before they
-    // are created, so none can appear between this check and the delete.
-    if (projections::is_referenced(tx, "jobs", "client_id", actor.account_id, id)) {
-      return Error::of(ErrorCode::kConflict, "the client still has jobs");
+    if (check) {
+      if (auto err = check(tx, actor, id)) return *err;
     }
-    return domain::Events{domain::deleted_event("Client", s)};
+    return domain::Events{domain::deleted_event(aggregate, s)};
   };
   return command_response(req, commands::run(pool_, actor, cmd), "", 204);
+}
+
+Response Resources::create_client(const Request& req) {
+  auto who = caller(req, kOffice);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  auto body = domain::parse_json_object(req.body);
+  if (!body) return error_response(body.error(), req.request_id);
+  auto fields = domain::validate_body(*body, domain::client_fields(), domain::Mode::kCreate);
+  if (!fields) return error_response(fields.error(), req.request_id);
+  return create_entity(req, std::get<commands::Actor>(who), "client", "Client", *fields);
+}
+
+namespace {
+
+// The client named in the path must be a live client of the caller's account.
+bool client_exists(pqxx::transaction_base& tx, const std::string& account_id,
+                   const std::string& client_id) {
+  return projections::read_entity(tx, projections::entity_table("client"), account_id, client_id)
+      .has_value();
+}
+
+}  // namespace
+
+Response Resources::list_properties(const Request& req) {
+  auto who = caller(req, kAll);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  const std::string client_id = req.params.at("clientId");
+  const auto& actor = std::get<commands::Actor>(who);
+  const bool exists = is_uuid(client_id) && pool_.run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    return client_exists(tx, actor.account_id, client_id);
+  });
+  if (!exists) return not_found(req);
+  if (req.query.count("client_id")) {  // the path names the client
+    return error_response(Error::validation({{{"client_id"}, "unknown query parameter"}}),
+                          req.request_id);
+  }
+  Request scoped = req;
+  scoped.query.emplace("client_id", client_id);
+  return list(scoped, "property", kAll, {"name", "address", "city", "created_at", "updated_at"},
+              {"client_id"});
+}
+
+Response Resources::create_property(const Request& req) {
+  auto who = caller(req, kOffice);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  const std::string client_id = req.params.at("clientId");
+  if (!is_uuid(client_id)) return not_found(req);
+  auto body = domain::parse_json_object(req.body);
+  if (!body) return error_response(body.error(), req.request_id);
+  auto fields = domain::validate_body(*body, domain::property_fields(), domain::Mode::kCreate);
+  if (!fields) return error_response(fields.error(), req.request_id);
+  fields.value()["client_id"] = client_id;
+  return create_entity(
+      req, std::get<commands::Actor>(who), "property", "Property", *fields,
+      [client_id](pqxx::work& tx, const commands::Actor& actor,
+                  const std::string&) -> std::optional<Error> {
+        if (!client_exists(tx, actor.account_id, client_id)) {
+          return Error::of(ErrorCode::kNotFound, "no such client");
+        }
+        return std::nullopt;
+      });
 }
 
 void Resources::register_routes(Router& router) {
@@ -227,10 +287,33 @@ void Resources::register_routes(Router& router) {
   router.add(Method::kPost, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
   router.add(Method::kGet, "/api/v1/clients/:id",
              [this](const Request& r) { return get(r, "client", kAll); });
-  router.add(Method::kPatch, "/api/v1/clients/:id",
-             [this](const Request& r) { return patch_client(r); });
-  router.add(Method::kDelete, "/api/v1/clients/:id",
-             [this](const Request& r) { return delete_client(r); });
+  router.add(Method::kPatch, "/api/v1/clients/:id", [this](const Request& r) {
+    return patch_entity(r, "client", "Client", domain::client_fields());
+  });
+  router.add(Method::kDelete, "/api/v1/clients/:id", [this](const Request& r) {
+    return delete_entity(r, "client", "Client",
+                         [](pqxx::work& tx, const commands::Actor& actor,
+                            const std::string& id) -> std::optional<Error> {
+                           // The client's stream row is locked by the command.
+                           if (projections::is_referenced(tx, "jobs", "client_id",
+                                                          actor.account_id, id)) {
+                             return Error::of(ErrorCode::kConflict, "the client still has jobs");
+                           }
+                           return std::nullopt;
+                         });
+  });
+
+  router.add(Method::kGet, "/api/v1/clients/:clientId/properties",
+             [this](const Request& r) { return list_properties(r); });
+  router.add(Method::kPost, "/api/v1/clients/:clientId/properties",
+             [this](const Request& r) { return create_property(r); });
+  router.add(Method::kGet, "/api/v1/properties/:id",
+             [this](const Request& r) { return get(r, "property", kAll); });
+  router.add(Method::kPatch, "/api/v1/properties/:id", [this](const Request& r) {
+    return patch_entity(r, "property", "Property", domain::property_fields());
+  });
+  router.add(Method::kDelete, "/api/v1/properties/:id",
+             [this](const Request& r) { return delete_entity(r, "property", "Property"); });
 }
 
 }  // namespace fsm::http

@@ -50,9 +50,22 @@ class Resources {
                 const std::set<std::string>& sortable, const std::set<std::string>& filters);
   Response get(const Request& req, const std::string& stream_type, const Roles& roles);
 
+  // Generic commands on plain entities (fields + Created/Updated/Deleted).
+  // `data` is the validated body; `check` (optional) runs in the command's
+  // transaction before the events are decided (references, preconditions).
+  using Check = std::function<std::optional<Error>(pqxx::work&, const commands::Actor&,
+                                                   const std::string& id)>;
+  Response create_entity(const Request& req, const commands::Actor& actor,
+                         const std::string& stream_type, const std::string& aggregate,
+                         nlohmann::json data, const Check& check = {});
+  Response patch_entity(const Request& req, const std::string& stream_type,
+                        const std::string& aggregate, const std::vector<domain::FieldSpec>& fields);
+  Response delete_entity(const Request& req, const std::string& stream_type,
+                         const std::string& aggregate, const Check& check = {});
+
   Response create_client(const Request& req);
-  Response patch_client(const Request& req);
-  Response delete_client(const Request& req);
+  Response list_properties(const Request& req);
+  Response create_property(const Request& req);
 
   events::PgPool& pool_;
   const Auth& auth_;

@@ -208,5 +208,64 @@ TEST_F(ClientsTest, ListsPageSortAndRejectUnknownParameters) {
   }
 }
 
+TEST_F(ClientsTest, PropertiesLiveUnderTheirClientAndItsAccount) {
+  const std::string client = create(owner_, {{"name", "Home owner"}})["id"];
+  const std::string other_client = create(owner_, {{"name", "Neighbour"}})["id"];
+  const std::string base = "/api/v1/clients/" + client + "/properties";
+  auto res = call("POST", base, admin_, R"({"address":"1 Main St","city":"Springfield"})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto p = res.json();
+  EXPECT_EQ(p["client_id"], client);
+  EXPECT_EQ(p["account_id"], a_.account_id);
+  EXPECT_EQ(p["address"], "1 Main St");
+  EXPECT_TRUE(p["zip"].is_null());
+  EXPECT_EQ(p["version"], 1);
+  const std::string path = "/api/v1/properties/" + p["id"].get<std::string>();
+  EXPECT_EQ(call("GET", path, tech_).json(), p);
+
+  auto mine = call("GET", base, tech_).json();
+  EXPECT_EQ(mine["pagination"]["total"], 1);
+  EXPECT_EQ(mine["data"][0]["id"], p["id"]);
+  EXPECT_EQ(call("GET", "/api/v1/clients/" + other_client + "/properties", owner_)
+                .json()["pagination"]["total"],
+            0);
+  EXPECT_EQ(call("GET", base + "?client_id=" + other_client, owner_).status, 400);
+}
+
+TEST_F(ClientsTest, PropertiesOfMissingOrForeignClientsAre404) {
+  const std::string client = create(owner_, {{"name", "Mine"}})["id"];
+  for (const std::string& c : {new_uuid(), std::string("not-a-uuid"), client}) {
+    const bool foreign = c == client;
+    const std::string& tok = foreign ? other_ : owner_;
+    EXPECT_EQ(call("POST", "/api/v1/clients/" + c + "/properties", tok, R"({"address":"x"})").status,
+              404)
+        << c;
+    EXPECT_EQ(call("GET", "/api/v1/clients/" + c + "/properties", tok).status, 404) << c;
+  }
+}
+
+TEST_F(ClientsTest, PropertyEditsAndDeletesFollowTheRoles) {
+  const std::string client = create(owner_, {{"name", "C"}})["id"];
+  auto p = call("POST", "/api/v1/clients/" + client + "/properties", owner_,
+                R"({"address":"1 Main St"})")
+               .json();
+  const std::string path = "/api/v1/properties/" + p["id"].get<std::string>();
+  EXPECT_EQ(call("POST", "/api/v1/clients/" + client + "/properties", tech_, R"({"address":"x"})")
+                .status,
+            403);
+  EXPECT_EQ(call("PATCH", path, tech_, R"({"zip":"12345"})").status, 403);
+  auto moved = call("PATCH", path, owner_, json{{"client_id", new_uuid()}}.dump());
+  EXPECT_EQ(moved.status, 400) << "a property stays with its client";
+  auto edited = call("PATCH", path, admin_, R"({"zip":"12345","notes":null})");
+  ASSERT_EQ(edited.status, 200);
+  EXPECT_EQ(edited.json()["zip"], "12345");
+  EXPECT_EQ(edited.json()["version"], 2);
+  EXPECT_EQ(call("GET", path, other_).status, 404);
+  EXPECT_EQ(call("DELETE", path, admin_).status, 403);
+  EXPECT_EQ(call("DELETE", path, owner_, "", {{"If-Match", "1"}}).status, 409);
+  EXPECT_EQ(call("DELETE", path, owner_, "", {{"If-Match", "2"}}).status, 204);
+  EXPECT_EQ(call("GET", path, owner_).status, 404);
+}
+
 }  // namespace
 }  // namespace fsm

@@ -114,11 +114,15 @@ std::string events_param(const std::vector<NewEvent>& events) {
   return arr.dump();
 }
 
-// After an append wrote nothing: either every event_id is already stored at
-// exactly the place this append would have put it relative to the stream
-// (a retried append: report the original), or it is a version conflict.
-AppendOutcome resolve_no_write(pqxx::transaction_base& tx, const AppendRequest& req,
-                               const std::string& events_json) {
+// Why an append wrote nothing, as far as the events table explains it:
+// - every event_id is already stored, consecutively, in this stream: a retried
+//   append, whose original result is reported;
+// - an event_id is stored elsewhere, or the stream is not at the expected
+//   version: a ConcurrencyConflict.
+// nullopt: neither, so the cause lies outside the log (e.g. a read table's
+// unique index, written in the same transaction).
+std::optional<AppendOutcome> resolve_no_write(pqxx::transaction_base& tx, const AppendRequest& req,
+                                              const std::string& events_json) {
   const auto stored = to_recorded(tx.exec_prepared("fsm_events_by_ids", events_json));
   if (stored.size() == req.events.size()) {
     bool same = true;
@@ -137,16 +141,8 @@ AppendOutcome resolve_no_write(pqxx::transaction_base& tx, const AppendRequest& 
   }
   const auto cur = tx.exec_prepared("fsm_stream_version", req.stream_id);
   const int actual = cur.empty() ? 0 : cur[0][0].as<int>();
+  if (stored.empty() && actual == req.expected_version) return std::nullopt;
   return ConcurrencyConflict{req.stream_id, req.expected_version, actual};
-}
-
-// After a unique violation: did the events table cause it (one of the
-// event_ids is stored, or the stream is no longer at the expected version)?
-bool explained_by_log(pqxx::transaction_base& tx, const AppendRequest& req) {
-  if (!tx.exec_prepared("fsm_events_by_ids", events_param(req.events)).empty()) return true;
-  const auto cur = tx.exec_prepared("fsm_stream_version", req.stream_id);
-  const int actual = cur.empty() ? 0 : cur[0][0].as<int>();
-  return actual != req.expected_version;
 }
 
 }  // namespace
@@ -184,7 +180,13 @@ AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRe
   const char* stmt = req.expected_version == 0 ? "fsm_append_new" : "fsm_append_existing";
   auto rows = tx.exec_prepared(stmt, req.stream_id, req.stream_type, req.expected_version,
                                events_json, count, meta.dump(), req.metadata.account_id);
-  if (rows.empty()) return resolve_no_write(tx, req, events_json);
+  if (rows.empty()) {
+    // The conditional statement inserts whenever the version matches, so an
+    // empty result is always explained by the log.
+    auto why = resolve_no_write(tx, req, events_json);
+    if (!why) throw std::logic_error("append wrote nothing at the expected version");
+    return *why;
+  }
   if (rows.size() != req.events.size()) throw std::logic_error("append returned a partial batch");
   AppendResult result;
   result.new_version = req.expected_version + count;
@@ -218,8 +220,8 @@ AppendOutcome PgEventStore::append(const AppendRequest& request) {
       return append_in(tx, request);
     } catch (const pqxx::unique_violation&) {
       pqxx::nontransaction tx(conn);
-      if (!explained_by_log(tx, request)) throw;
-      return resolve_no_write(tx, request, events_param(request.events));
+      if (auto why = resolve_no_write(tx, request, events_param(request.events))) return *why;
+      throw;
     }
   });
 }
@@ -242,8 +244,8 @@ AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransac
       // A violation the log does not explain (a read table's unique index,
       // written by `in_tx`) belongs to the caller.
       pqxx::work tx(conn);
-      if (!explained_by_log(tx, request)) throw;
-      return resolve_no_write(tx, request, events_param(request.events));
+      if (auto why = resolve_no_write(tx, request, events_param(request.events))) return *why;
+      throw;
     }
   });
 }

@@ -117,18 +117,25 @@ std::string Auth::client_ip(const Request& req) const {
   return req.peer_ip;
 }
 
-Result<commands::Actor> Auth::authenticate(const Request& req) const {
+Result<Auth::Session> Auth::session(const Request& req) const {
   auto token = session_token(req);
   if (!token || !plausible_token(*token)) {
     return Error::of(ErrorCode::kUnauthorized, "authentication required");
   }
-  const auto hash = sha256_hex(*token);
+  Session s{sha256_hex(*token), {}};
   auto user = pool_.run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    return events::PgAuthStore::find_session(tx, hash);
+    return events::PgAuthStore::find_session(tx, s.token_hash);
   });
   if (!user) return Error::of(ErrorCode::kUnauthorized, "session expired or revoked");
-  return commands::Actor{user->account_id, user->user_id, user->role, req.request_id};
+  s.user = std::move(*user);
+  return s;
+}
+
+Result<commands::Actor> Auth::authenticate(const Request& req) const {
+  auto s = session(req);
+  if (!s) return s.error();
+  return commands::Actor{s->user.account_id, s->user.user_id, s->user.role, req.request_id};
 }
 
 Response Auth::login(const Request& req) {
@@ -192,38 +199,26 @@ Response Auth::login(const Request& req) {
 }
 
 Response Auth::logout(const Request& req) {
-  auto actor = authenticate(req);
-  if (!actor) return error_response(actor.error(), req.request_id);
-  const auto hash = sha256_hex(*session_token(req));
+  auto s = session(req);
+  if (!s) return error_response(s.error(), req.request_id);
   pool_.run([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
-    events::PgAuthStore::revoke_session(tx, hash);
+    events::PgAuthStore::revoke_session(tx, s->token_hash);
     tx.commit();
     return 0;
   });
   auto res = Response::json(200, {{"message", "ok"}});
-  res.headers.emplace_back("Set-Cookie", std::string("fsm_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0") +
-                                             (config_.cookie_secure ? "; Secure" : ""));
+  res.headers.emplace_back("Set-Cookie",
+                           std::string("fsm_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0") +
+                               (config_.cookie_secure ? "; Secure" : ""));
   return res;
 }
 
 Response Auth::me(const Request& req) {
-  auto token = session_token(req);
-  if (!token || !plausible_token(*token)) {
-    return error_response(Error::of(ErrorCode::kUnauthorized, "authentication required"),
-                          req.request_id);
-  }
-  const auto hash = sha256_hex(*token);
-  auto user = pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    return events::PgAuthStore::find_session(tx, hash);
-  });
-  if (!user) {
-    return error_response(Error::of(ErrorCode::kUnauthorized, "session expired or revoked"),
-                          req.request_id);
-  }
-  return Response::json(
-      200, user_json(user->user_id, user->email, user->full_name, user->role, user->account_id));
+  auto s = session(req);
+  if (!s) return error_response(s.error(), req.request_id);
+  const auto& u = s->user;
+  return Response::json(200, user_json(u.user_id, u.email, u.full_name, u.role, u.account_id));
 }
 
 void Auth::register_routes(Router& router) {

@@ -11,6 +11,7 @@
 
 #include "commands/command_runner.h"
 #include "commands/passwords.h"
+#include "events/pg_auth_store.h"
 #include "events/pg_pool.h"
 #include "http/router.h"
 
@@ -55,6 +56,13 @@ class Auth {
   std::string client_ip(const Request& req) const;
 
  private:
+  // The request's valid session (its token's hash and user), or UNAUTHORIZED.
+  struct Session {
+    std::string token_hash;
+    events::SessionUser user;
+  };
+  Result<Session> session(const Request& req) const;
+
   Response login(const Request& req);
   Response logout(const Request& req);
   Response me(const Request& req);

@@ -1,14 +1,6 @@
 #include "domain/entity.h"
 
 namespace fsm::domain {
-namespace {
-
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string suf(suffix);
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-}  // namespace
 
 std::string EntityState::str(const char* field) const {
   auto it = fields.find(field);
@@ -17,19 +9,19 @@ std::string EntityState::str(const char* field) const {
 
 void evolve(EntityState& state, const std::string& type, const json& data, int version) {
   state.version = version;
-  if (ends_with(type, "Created")) {
+  if (type.ends_with("Created")) {
     state.exists = true;
     state.deleted = false;
     state.fields = data;
-  } else if (ends_with(type, "Updated")) {
+  } else if (type.ends_with("Updated")) {
     // A named copy: iterating items() of the temporary value() would dangle.
     const json changes = data.value("changes", json::object());
     for (const auto& [k, v] : changes.items()) state.fields[k] = v;
-  } else if (ends_with(type, "StatusChanged")) {
+  } else if (type.ends_with("StatusChanged")) {
     state.fields["status"] = data.value("to", "");
     const json changes = data.value("changes", json::object());
     for (const auto& [k, v] : changes.items()) state.fields[k] = v;
-  } else if (ends_with(type, "Deleted")) {
+  } else if (type.ends_with("Deleted")) {
     state.deleted = true;
   }
   // Other event types of a stream (e.g. reminders) do not change its fields.

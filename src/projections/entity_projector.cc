@@ -7,11 +7,6 @@
 namespace fsm::projections {
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string suf(suffix);
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
 const EntityTable* table_for(const std::string& stream_type) {
   for (const auto& t : entity_tables()) {
     if (t.stream_type == stream_type) return &t;
@@ -83,7 +78,7 @@ void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent&
   const EntityTable* t = table_for(e.stream_type);
   if (!t) return;
   const std::string at = format_rfc3339(e.recorded_at);
-  if (ends_with(e.type, "Created")) {
+  if (e.type.ends_with("Created")) {
     nlohmann::json row = e.data;
     row["id"] = e.stream_id;
     if (!row.contains("account_id")) row["account_id"] = e.metadata.value("account_id", nullptr);
@@ -91,16 +86,16 @@ void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent&
     row["created_at"] = at;
     row["updated_at"] = at;
     tx.exec_prepared(stmt(*t, "insert"), row.dump());
-  } else if (ends_with(e.type, "Updated") || ends_with(e.type, "StatusChanged")) {
+  } else if (e.type.ends_with("Updated") || e.type.ends_with("StatusChanged")) {
     nlohmann::json changes = e.data.value("changes", nlohmann::json::object());
-    if (ends_with(e.type, "StatusChanged")) changes["status"] = e.data.value("to", "");
+    if (e.type.ends_with("StatusChanged")) changes["status"] = e.data.value("to", "");
     changes["version"] = e.version;
     changes["updated_at"] = at;
     changes.erase("id");
     changes.erase("account_id");
     changes.erase("created_at");
     tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
-  } else if (ends_with(e.type, "Deleted")) {
+  } else if (e.type.ends_with("Deleted")) {
     tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
   }
   // Other event types (e.g. reminders) leave the entity's row as it is.

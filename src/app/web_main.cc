@@ -97,7 +97,7 @@ int main() {
     router.add(fsm::http::Method::kGet, "/api/health",
                fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
     auth.register_routes(router);
-    fsm::http::Resources resources(pool, auth);
+    fsm::http::Resources resources(pool, auth, *hasher);
     resources.register_routes(router);
 
     fsm::http::Server server(config.server, router);

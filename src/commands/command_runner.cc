@@ -54,7 +54,8 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
       const auto state = load(tx, cmd.stream_id);
       if (cmd.creates) {
         if (state.exists) return Result<Outcome>(Error::of(ErrorCode::kConflict, "already exists"));
-      } else if (!state.live() || state.str("account_id") != actor.account_id) {
+      } else if (!state.live() || state.str("account_id") != actor.account_id ||
+                 (cmd.visible && !cmd.visible(state))) {
         // Another account's entity is indistinguishable from a missing one.
         return Result<Outcome>(Error::of(ErrorCode::kNotFound, "not found"));
       }

@@ -36,6 +36,9 @@ struct Command {
   std::string stream_type;   // "job"
   bool creates = false;      // the stream must not exist yet
   std::optional<int> if_match;
+  // Whether the actor may see this entity at all (a tech and another tech's
+  // visit); when not, the command answers NOT_FOUND before anything else.
+  std::function<bool(const domain::EntityState&)> visible;
   // Decides on the current state (not live when `creates`). May read other
   // tables through `tx` (e.g. that a referenced client exists in the account).
   std::function<Result<std::vector<domain::DomainEvent>>(const domain::EntityState&,

@@ -24,7 +24,7 @@ void evolve(EntityState& state, const std::string& type, const json& data, int v
   } else if (type.ends_with("Deleted")) {
     state.deleted = true;
   }
-  // Other event types of a stream (e.g. reminders) do not change its fields.
+  // Other event types of a stream (a password change) change no field.
 }
 
 DomainEvent updated_event(const std::string& aggregate, const EntityState& state,

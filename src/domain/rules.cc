@@ -60,6 +60,10 @@ json merged(const EntityState& state, const json& patch) {
 
 }  // namespace
 
+const std::vector<std::string>& job_statuses() { return kJobStatuses; }
+const std::vector<std::string>& visit_statuses() { return kVisitStatuses; }
+const std::vector<std::string>& priorities() { return kPriorities; }
+
 const std::vector<FieldSpec>& client_fields() {
   static const std::vector<FieldSpec> f = {
       text("name", true, 200), {"email", FieldType::kEmail, false, true, 254},
@@ -249,7 +253,10 @@ Result<Events> decide_user_patch(const EntityState& user, const json& patch,
   }
   json fields = patch;
   fields.erase("password");  // secrets are not events; the caller stores the hash
-  return update_events("User", user, fields);
+  Events out = update_events("User", user, fields);
+  // The change itself is recorded (who, when), never the password or its hash.
+  if (patch.contains("password")) out.push_back({"UserPasswordChanged", json::object()});
+  return out;
 }
 
 Result<Events> decide_user_delete(const EntityState& user, const std::string& actor_id,

@@ -13,6 +13,10 @@ namespace fsm::domain {
 
 using Events = std::vector<DomainEvent>;
 
+const std::vector<std::string>& job_statuses();
+const std::vector<std::string>& visit_statuses();
+const std::vector<std::string>& priorities();  // low, normal (the default), high, urgent
+
 // Field specifications (create / patch) per resource.
 const std::vector<FieldSpec>& client_fields();
 const std::vector<FieldSpec>& property_fields();

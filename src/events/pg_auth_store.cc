@@ -20,6 +20,10 @@ void PgAuthStore::prepare(pqxx::connection& conn) {
                " u.full_name, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
                " WHERE s.token_hash = decode($1, 'hex') AND s.revoked_at IS NULL"
                " AND s.expires_at > now()");
+  conn.prepare("fsm_auth_revoke_user_sessions",
+               "UPDATE sessions SET revoked_at = now() WHERE user_id = $1::uuid"
+               " AND revoked_at IS NULL");
+  conn.prepare("fsm_auth_forget_user", "DELETE FROM credentials WHERE user_id = $1::uuid");
   conn.prepare("fsm_auth_revoke_session",
                "UPDATE sessions SET revoked_at = now() WHERE token_hash = decode($1, 'hex')"
                " AND revoked_at IS NULL");
@@ -57,6 +61,15 @@ std::optional<SessionUser> PgAuthStore::find_session(pqxx::transaction_base& tx,
 
 void PgAuthStore::revoke_session(pqxx::transaction_base& tx, const std::string& token_hash_hex) {
   tx.exec_prepared("fsm_auth_revoke_session", token_hash_hex);
+}
+
+void PgAuthStore::revoke_user_sessions(pqxx::transaction_base& tx, const std::string& user_id) {
+  tx.exec_prepared("fsm_auth_revoke_user_sessions", user_id);
+}
+
+void PgAuthStore::forget_user(pqxx::transaction_base& tx, const std::string& user_id) {
+  tx.exec_prepared("fsm_auth_revoke_user_sessions", user_id);
+  tx.exec_prepared("fsm_auth_forget_user", user_id);
 }
 
 }  // namespace fsm::events

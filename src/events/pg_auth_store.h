@@ -37,6 +37,10 @@ class PgAuthStore {
   static std::optional<SessionUser> find_session(pqxx::transaction_base& tx,
                                                  const std::string& token_hash_hex);
   static void revoke_session(pqxx::transaction_base& tx, const std::string& token_hash_hex);
+  // Every open session of the user (after a password change).
+  static void revoke_user_sessions(pqxx::transaction_base& tx, const std::string& user_id);
+  // A removed user: sessions revoked, password hash deleted.
+  static void forget_user(pqxx::transaction_base& tx, const std::string& user_id);
 };
 
 }  // namespace fsm::events

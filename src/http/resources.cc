@@ -1,16 +1,19 @@
 #include "http/resources.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/uuid.h"
 #include "domain/rules.h"
+#include "events/pg_event_store.h"
 
 namespace fsm::http {
-namespace {
 
 const Roles kAll = {"owner", "admin", "tech"};
 const Roles kOffice = {"owner", "admin"};
 const Roles kOwner = {"owner"};
+
+namespace {
 
 std::optional<int> parse_positive(const std::string& s, int max) {
   int v = 0;
@@ -19,19 +22,42 @@ std::optional<int> parse_positive(const std::string& s, int max) {
   return v;
 }
 
-Response not_found(const Request& req) {
-  return error_response(Error::of(ErrorCode::kNotFound, "not found"), req.request_id);
+// Techs see only what is assigned to them; everyone else sees the account.
+std::string visible_to(const commands::Actor& actor, const std::string& stream_type) {
+  const bool scoped = stream_type == "job" || stream_type == "visit";
+  return scoped && actor.role == "tech" ? actor.user_id : std::string();
 }
 
 }  // namespace
 
-Result<projections::ListQuery> parse_list_query(const Request& req,
-                                                const std::set<std::string>& sortable,
-                                                const std::set<std::string>& filters) {
+Response not_found(const Request& req) {
+  return error_response(Error::of(ErrorCode::kNotFound, "not found"), req.request_id);
+}
+
+Error bad_reference(const std::string& field, const std::string& what) {
+  return Error::validation({{{field}, "no such " + what + " in this account"}});
+}
+
+std::optional<Error> require_entity(pqxx::work& tx, const commands::Actor& actor,
+                                    const std::string& stream_type, const std::string& id,
+                                    const Error& error) {
+  events::PgEventStore::share_stream(tx, id);
+  const bool live =
+      projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id, id)
+          .has_value();
+  if (!live) return error;
+  return std::nullopt;
+}
+
+Result<projections::ListQuery> parse_list_query(const Request& req, const ListOptions& options) {
   projections::ListQuery q;
+  q.sort = options.default_sort;
+  q.descending = options.default_descending;
   std::vector<Issue> issues;
   int page = 1;
   for (const auto& [key, value] : req.query) {
+    auto filter = std::find_if(options.filters.begin(), options.filters.end(),
+                               [&k = key](const Filter& f) { return f.spec.name == k; });
     if (key == "page") {
       auto v = parse_positive(value, 1000000);
       if (!v) issues.push_back({{"page"}, "must be an integer >= 1"});
@@ -41,9 +67,9 @@ Result<projections::ListQuery> parse_list_query(const Request& req,
       if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 100"});
       else q.limit = *v;
     } else if (key == "sort") {
-      if (!sortable.count(value)) {
+      if (!options.sortable.count(value)) {
         std::string list;
-        for (const auto& s : sortable) list += (list.empty() ? "" : ", ") + s;
+        for (const auto& s : options.sortable) list += (list.empty() ? "" : ", ") + s;
         issues.push_back({{"sort"}, "must be one of: " + list});
       } else {
         q.sort = value;
@@ -51,8 +77,17 @@ Result<projections::ListQuery> parse_list_query(const Request& req,
     } else if (key == "order") {
       if (value != "asc" && value != "desc") issues.push_back({{"order"}, "must be asc or desc"});
       else q.descending = value == "desc";
-    } else if (filters.count(key)) {
-      q.equals.emplace_back(key, value);
+    } else if (filter != options.filters.end()) {
+      // A filter value is checked exactly like a body field of its type.
+      domain::FieldSpec spec = filter->spec;
+      spec.nullable = false;
+      auto checked = domain::validate_body({{key, value}}, {spec}, domain::Mode::kPatch);
+      if (!checked) {
+        for (const auto& issue : checked.error().issues) issues.push_back(issue);
+      } else {
+        q.where.push_back({filter->column.empty() ? key : filter->column, filter->op,
+                           (*checked)[key].get<std::string>()});
+      }
     } else {
       issues.push_back({{key}, "unknown query parameter"});
     }
@@ -73,7 +108,8 @@ Result<std::optional<int>> parse_if_match(const Request& req) {
   return std::optional<int>{*n};
 }
 
-Resources::Resources(events::PgPool& pool, const Auth& auth) : pool_(pool), auth_(auth) {}
+Resources::Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher)
+    : pool_(pool), auth_(auth), hasher_(hasher) {}
 
 std::variant<commands::Actor, Response> Resources::caller(const Request& req,
                                                           const Roles& roles) const {
@@ -104,14 +140,47 @@ Response Resources::command_response(const Request& req, const Result<commands::
   return Response::json(success_status, nlohmann::json::parse(body));
 }
 
+std::string Resources::current_row(const std::string& stream_type, const commands::Actor& actor,
+                                   const std::string& id) {
+  return pool_.run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    return projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id,
+                                    id, visible_to(actor, stream_type))
+        .value_or("null");
+  });
+}
+
+Response Resources::run_and_answer(const Request& req, const commands::Actor& actor,
+                                   commands::Command& cmd, int status) {
+  std::string row;
+  if (status != 204) {
+    auto then = cmd.after;
+    cmd.after = [&, then](pqxx::work& tx, const std::vector<events::RecordedEvent>& evs) {
+      if (then) then(tx, evs);
+      row = projections::read_entity(tx, projections::entity_table(cmd.stream_type),
+                                     actor.account_id, cmd.stream_id,
+                                     visible_to(actor, cmd.stream_type))
+                .value_or("null");
+    };
+  }
+  auto outcome = commands::run(pool_, actor, cmd);
+  // A no-op decision commits nothing: answer the row as it is.
+  if (outcome && status != 204 && row.empty()) row = current_row(cmd.stream_type, actor, cmd.stream_id);
+  return command_response(req, outcome, row, status);
+}
+
 Response Resources::list(const Request& req, const std::string& stream_type, const Roles& roles,
-                         const std::set<std::string>& sortable,
-                         const std::set<std::string>& filters) {
+                         const ListOptions& options) {
   auto who = caller(req, roles);
   if (auto* r = std::get_if<Response>(&who)) return *r;
-  const auto& actor = std::get<commands::Actor>(who);
-  auto q = parse_list_query(req, sortable, filters);
+  return list_for(req, std::get<commands::Actor>(who), stream_type, options);
+}
+
+Response Resources::list_for(const Request& req, const commands::Actor& actor,
+                             const std::string& stream_type, const ListOptions& options) {
+  auto q = parse_list_query(req, options);
   if (!q) return error_response(q.error(), req.request_id);
+  q.value().visible_to = visible_to(actor, stream_type);
   const auto& table = projections::entity_table(stream_type);
   auto page = pool_.run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
@@ -134,19 +203,34 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
   const auto& actor = std::get<commands::Actor>(who);
   const std::string id = req.params.at("id");
   if (!is_uuid(id)) return not_found(req);
-  auto row = pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    return projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id,
-                                    id);
-  });
-  if (!row) return not_found(req);
-  return Response::json(200, nlohmann::json::parse(*row));
+  const std::string row = current_row(stream_type, actor, id);
+  if (row == "null") return not_found(req);
+  return Response::json(200, nlohmann::json::parse(row));
+}
+
+Response Resources::list_under(const Request& req, const std::string& parent_type,
+                               const std::string& param, const std::string& child_type,
+                               const std::string& fk, const ListOptions& options) {
+  auto who = caller(req, kAll);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  const auto& actor = std::get<commands::Actor>(who);
+  const std::string parent_id = req.params.at(param);
+  if (!is_uuid(parent_id) || current_row(parent_type, actor, parent_id) == "null") {
+    return not_found(req);
+  }
+  if (req.query.count(fk)) {  // the path names the parent
+    return error_response(Error::validation({{{fk}, "unknown query parameter"}}), req.request_id);
+  }
+  Request scoped = req;
+  scoped.query.emplace(fk, parent_id);
+  ListOptions with_parent = options;
+  with_parent.filters.push_back({{fk, domain::FieldType::kUuid}});
+  return list_for(scoped, actor, child_type, with_parent);
 }
 
 Response Resources::create_entity(const Request& req, const commands::Actor& actor,
                                   const std::string& stream_type, const std::string& aggregate,
                                   nlohmann::json data, const Check& check) {
-  std::string row;
   commands::Command cmd;
   cmd.stream_id = new_uuid();
   cmd.stream_type = stream_type;
@@ -158,11 +242,7 @@ Response Resources::create_entity(const Request& req, const commands::Actor& act
     }
     return domain::Events{{aggregate + "Created", data}};
   };
-  cmd.after = [&](pqxx::work& tx, const auto&) {
-    row = *projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id,
-                                    cmd.stream_id);
-  };
-  return command_response(req, commands::run(pool_, actor, cmd), row, 201);
+  return run_and_answer(req, actor, cmd, 201);
 }
 
 Response Resources::patch_entity(const Request& req, const std::string& stream_type,
@@ -177,8 +257,6 @@ Response Resources::patch_entity(const Request& req, const std::string& stream_t
   for (auto& s : specs) s.required = false;
   auto patch = domain::validate_body(*body, specs, domain::Mode::kPatch);
   if (!patch) return error_response(patch.error(), req.request_id);
-  const auto& table = projections::entity_table(stream_type);
-  std::string row;
   commands::Command cmd;
   cmd.stream_id = id;
   cmd.stream_type = stream_type;
@@ -186,17 +264,7 @@ Response Resources::patch_entity(const Request& req, const std::string& stream_t
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) -> Result<domain::Events> {
     return domain::update_events(aggregate, s, *patch);
   };
-  cmd.after = [&](pqxx::work& tx, const auto&) {
-    row = *projections::read_entity(tx, table, actor.account_id, id);
-  };
-  auto outcome = commands::run(pool_, actor, cmd);
-  if (outcome && row.empty()) {  // a no-op patch commits nothing: read the row as it is
-    row = pool_.run([&](pqxx::connection& conn) {
-      pqxx::read_transaction tx(conn);
-      return projections::read_entity(tx, table, actor.account_id, id).value_or("null");
-    });
-  }
-  return command_response(req, outcome, row, 200);
+  return run_and_answer(req, actor, cmd, 200);
 }
 
 Response Resources::delete_entity(const Request& req, const std::string& stream_type,
@@ -214,7 +282,7 @@ Response Resources::delete_entity(const Request& req, const std::string& stream_
     }
     return domain::Events{domain::deleted_event(aggregate, s)};
   };
-  return command_response(req, commands::run(pool_, actor, cmd), "", 204);
+  return run_and_answer(req, actor, cmd, 204);
 }
 
 Response Resources::create_client(const Request& req) {
@@ -229,34 +297,33 @@ Response Resources::create_client(const Request& req) {
 
 namespace {
 
-// The client named in the path must be a live client of the caller's account.
-bool client_exists(pqxx::transaction_base& tx, const std::string& account_id,
-                   const std::string& client_id) {
-  return projections::read_entity(tx, projections::entity_table("client"), account_id, client_id)
-      .has_value();
+const ListOptions kPropertyList = {{"name", "address", "city", "created_at", "updated_at"}, {}};
+
+Error still_referenced(const char* what) {
+  return Error::of(ErrorCode::kConflict, std::string("it is still referenced by ") + what);
+}
+
+// A deleted client takes its properties with it: one PropertyDeleted each, in
+// the client's command. Jobs must be gone first (checked by the caller).
+void delete_properties_of(pqxx::work& tx, const commands::Actor& actor,
+                          const std::string& client_id) {
+  auto ids = tx.exec_params(
+      "SELECT id::text FROM properties WHERE account_id = $1::uuid AND client_id = $2::uuid"
+      " ORDER BY id",
+      actor.account_id, client_id);
+  for (const auto& r : ids) {
+    const std::string id = r[0].c_str();
+    events::PgEventStore::lock_stream(tx, id);
+    const auto state = commands::load(tx, id);
+    if (!state.live()) continue;
+    if (!commands::append_and_project(tx, actor, id, "property", state.version,
+                                      {domain::deleted_event("Property", state)})) {
+      throw std::logic_error("a locked property stream moved");
+    }
+  }
 }
 
 }  // namespace
-
-Response Resources::list_properties(const Request& req) {
-  auto who = caller(req, kAll);
-  if (auto* r = std::get_if<Response>(&who)) return *r;
-  const std::string client_id = req.params.at("clientId");
-  const auto& actor = std::get<commands::Actor>(who);
-  const bool exists = is_uuid(client_id) && pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    return client_exists(tx, actor.account_id, client_id);
-  });
-  if (!exists) return not_found(req);
-  if (req.query.count("client_id")) {  // the path names the client
-    return error_response(Error::validation({{{"client_id"}, "unknown query parameter"}}),
-                          req.request_id);
-  }
-  Request scoped = req;
-  scoped.query.emplace("client_id", client_id);
-  return list(scoped, "property", kAll, {"name", "address", "city", "created_at", "updated_at"},
-              {"client_id"});
-}
 
 Response Resources::create_property(const Request& req) {
   auto who = caller(req, kOffice);
@@ -268,22 +335,18 @@ Response Resources::create_property(const Request& req) {
   auto fields = domain::validate_body(*body, domain::property_fields(), domain::Mode::kCreate);
   if (!fields) return error_response(fields.error(), req.request_id);
   fields.value()["client_id"] = client_id;
-  return create_entity(
-      req, std::get<commands::Actor>(who), "property", "Property", *fields,
-      [client_id](pqxx::work& tx, const commands::Actor& actor,
-                  const std::string&) -> std::optional<Error> {
-        if (!client_exists(tx, actor.account_id, client_id)) {
-          return Error::of(ErrorCode::kNotFound, "no such client");
-        }
-        return std::nullopt;
-      });
+  return create_entity(req, std::get<commands::Actor>(who), "property", "Property", *fields,
+                       [client_id](pqxx::work& tx, const commands::Actor& actor,
+                                   const std::string&) {
+                         return require_entity(tx, actor, "client", client_id,
+                                               Error::of(ErrorCode::kNotFound, "no such client"));
+                       });
 }
 
-void Resources::register_routes(Router& router) {
-  const std::set<std::string> client_sorts = {"name", "created_at", "updated_at"};
-  router.add(Method::kGet, "/api/v1/clients", [this, client_sorts](const Request& r) {
-    return list(r, "client", kAll, client_sorts, {});
-  });
+void Resources::register_client_routes(Router& router) {
+  const ListOptions clients = {{"name", "created_at", "updated_at"}, {}};
+  router.add(Method::kGet, "/api/v1/clients",
+             [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
   router.add(Method::kPost, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
   router.add(Method::kGet, "/api/v1/clients/:id",
              [this](const Request& r) { return get(r, "client", kAll); });
@@ -294,17 +357,21 @@ void Resources::register_routes(Router& router) {
     return delete_entity(r, "client", "Client",
                          [](pqxx::work& tx, const commands::Actor& actor,
                             const std::string& id) -> std::optional<Error> {
-                           // The client's stream row is locked by the command.
+                           // The client's stream is locked by the command, and
+                           // a new job share-locks it: no job can appear now.
                            if (projections::is_referenced(tx, "jobs", "client_id",
                                                           actor.account_id, id)) {
-                             return Error::of(ErrorCode::kConflict, "the client still has jobs");
+                             return still_referenced("jobs");
                            }
+                           delete_properties_of(tx, actor, id);
                            return std::nullopt;
                          });
   });
 
   router.add(Method::kGet, "/api/v1/clients/:clientId/properties",
-             [this](const Request& r) { return list_properties(r); });
+             [this](const Request& r) {
+               return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
+             });
   router.add(Method::kPost, "/api/v1/clients/:clientId/properties",
              [this](const Request& r) { return create_property(r); });
   router.add(Method::kGet, "/api/v1/properties/:id",
@@ -312,8 +379,23 @@ void Resources::register_routes(Router& router) {
   router.add(Method::kPatch, "/api/v1/properties/:id", [this](const Request& r) {
     return patch_entity(r, "property", "Property", domain::property_fields());
   });
-  router.add(Method::kDelete, "/api/v1/properties/:id",
-             [this](const Request& r) { return delete_entity(r, "property", "Property"); });
+  router.add(Method::kDelete, "/api/v1/properties/:id", [this](const Request& r) {
+    return delete_entity(r, "property", "Property",
+                         [](pqxx::work& tx, const commands::Actor& actor,
+                            const std::string& id) -> std::optional<Error> {
+                           if (projections::is_referenced(tx, "jobs", "property_id",
+                                                          actor.account_id, id)) {
+                             return still_referenced("jobs");
+                           }
+                           return std::nullopt;
+                         });
+  });
+}
+
+void Resources::register_routes(Router& router) {
+  register_client_routes(router);
+  register_user_routes(router);
+  register_job_routes(router);
 }
 
 }  // namespace fsm::http

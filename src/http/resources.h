@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands/command_runner.h"
+#include "commands/passwords.h"
 #include "domain/validation.h"
 #include "events/pg_pool.h"
 #include "http/auth.h"
@@ -20,15 +21,29 @@ namespace fsm::http {
 
 using Roles = std::set<std::string>;
 
+// A list filter: the query parameter `spec.name`, validated like a body field
+// of that spec, compared as `column op value`.
+struct Filter {
+  domain::FieldSpec spec;
+  std::string column = "";  // empty: spec.name
+  std::string op = "=";
+};
+
+// What a list accepts: sort columns, filters, and the defaults.
+struct ListOptions {
+  std::set<std::string> sortable;
+  std::vector<Filter> filters;
+  std::string default_sort = "created_at";
+  bool default_descending = true;
+};
+
 // Shared request plumbing, exposed for the resource implementations and tests.
-Result<projections::ListQuery> parse_list_query(const Request& req,
-                                                const std::set<std::string>& sortable,
-                                                const std::set<std::string>& filters);
+Result<projections::ListQuery> parse_list_query(const Request& req, const ListOptions& options);
 Result<std::optional<int>> parse_if_match(const Request& req);
 
 class Resources {
  public:
-  Resources(events::PgPool& pool, const Auth& auth);
+  Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher);
   void register_routes(Router& router);
 
  private:
@@ -46,9 +61,20 @@ class Resources {
   Response command_response(const Request& req, const Result<commands::Outcome>& outcome,
                             const std::string& body, int success_status) const;
 
+  // Lists and reads. A tech sees only the jobs and visits assigned to them.
   Response list(const Request& req, const std::string& stream_type, const Roles& roles,
-                const std::set<std::string>& sortable, const std::set<std::string>& filters);
+                const ListOptions& options);
+  Response list_for(const Request& req, const commands::Actor& actor,
+                    const std::string& stream_type, const ListOptions& options);
   Response get(const Request& req, const std::string& stream_type, const Roles& roles);
+  // The list of `child_type` entities whose `fk` is the parent named by the
+  // path parameter `param` (404 when the caller cannot see that parent).
+  Response list_under(const Request& req, const std::string& parent_type, const std::string& param,
+                      const std::string& child_type, const std::string& fk,
+                      const ListOptions& options);
+  // The entity's current row, as the caller may see it ("null" if gone).
+  std::string current_row(const std::string& stream_type, const commands::Actor& actor,
+                          const std::string& id);
 
   // Generic commands on plain entities (fields + Created/Updated/Deleted).
   // `data` is the validated body; `check` (optional) runs in the command's
@@ -63,12 +89,48 @@ class Resources {
   Response delete_entity(const Request& req, const std::string& stream_type,
                          const std::string& aggregate, const Check& check = {});
 
+  // Runs `cmd` and answers the entity's row afterwards (`status` on success).
+  Response run_and_answer(const Request& req, const commands::Actor& actor,
+                          commands::Command& cmd, int status);
+
+  void register_client_routes(Router& router);
   Response create_client(const Request& req);
-  Response list_properties(const Request& req);
   Response create_property(const Request& req);
+
+  void register_user_routes(Router& router);
+  Response create_user(const Request& req);
+  Response patch_user(const Request& req);
+  Response delete_user(const Request& req);
+
+  void register_job_routes(Router& router);
+  Response create_job(const Request& req);
+  Response patch_job(const Request& req);
+  Response delete_job(const Request& req);
+  Response transition_job(const Request& req);
+
+  Response create_visit(const Request& req);
+  Response patch_visit(const Request& req);
+  Response transition_visit(const Request& req);
 
   events::PgPool& pool_;
   const Auth& auth_;
+  commands::PasswordHasher& hasher_;
 };
+
+// Role sets of the contract's role table.
+extern const Roles kAll;     // owner, admin, tech
+extern const Roles kOffice;  // owner, admin
+extern const Roles kOwner;
+
+// In a command's transaction: share-locks the stream `id` and checks that it
+// is a live entity of the actor's account; otherwise `error`. Used for every
+// reference a command makes (a job's client), so the referenced entity cannot
+// be deleted before the command commits.
+std::optional<Error> require_entity(pqxx::work& tx, const commands::Actor& actor,
+                                    const std::string& stream_type, const std::string& id,
+                                    const Error& error);
+// A 400 VALIDATION_ERROR naming the body field that references nothing.
+Error bad_reference(const std::string& field, const std::string& what);
+Response not_found(const Request& req);
 
 }  // namespace fsm::http

@@ -97,8 +97,12 @@ void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent&
     tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
   } else if (e.type.ends_with("Deleted")) {
     tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
+  } else {
+    // Other event types (a password change) change no column but are still a
+    // version of the entity.
+    const nlohmann::json touch = {{"version", e.version}, {"updated_at", at}};
+    tx.exec_prepared(stmt(*t, "update"), e.stream_id, touch.dump(), e.version);
   }
-  // Other event types (e.g. reminders) leave the entity's row as it is.
 }
 
 }  // namespace fsm::projections

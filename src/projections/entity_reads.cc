@@ -1,6 +1,7 @@
 #include "projections/entity_reads.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 namespace fsm::projections {
@@ -23,6 +24,17 @@ void require_column(const EntityTable& t, const std::string& c) {
   }
 }
 
+// The condition that limits `t` to what the tech `$n` may see.
+std::string visibility(const EntityTable& t, std::size_t n) {
+  const std::string p = "$" + std::to_string(n) + "::uuid";
+  if (t.table == "visits") return "t.assigned_user_id = " + p;
+  if (t.table == "jobs") {
+    return "EXISTS (SELECT 1 FROM visits v WHERE v.job_id = t.id AND v.assigned_user_id = " + p +
+           ")";
+  }
+  throw std::invalid_argument("no per-user visibility for " + t.table);
+}
+
 }  // namespace
 
 const EntityTable& entity_table(const std::string& stream_type) {
@@ -33,10 +45,13 @@ const EntityTable& entity_table(const std::string& stream_type) {
 }
 
 std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityTable& t,
-                                       const std::string& account_id, const std::string& id) {
-  auto r = tx.exec_params("SELECT " + json_select(t) + " FROM " + t.table +
-                              " t WHERE t.id = $1::uuid AND t.account_id = $2::uuid",
-                          id, account_id);
+                                       const std::string& account_id, const std::string& id,
+                                       const std::string& visible_to) {
+  const std::string sql = "SELECT " + json_select(t) + " FROM " + t.table +
+                          " t WHERE t.id = $1::uuid AND t.account_id = $2::uuid";
+  auto r = visible_to.empty()
+               ? tx.exec_params(sql, id, account_id)
+               : tx.exec_params(sql + " AND " + visibility(t, 3), id, account_id, visible_to);
   if (r.empty()) return std::nullopt;
   return std::string(r[0][0].c_str());
 }
@@ -48,10 +63,17 @@ ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
   // is a parameter.
   std::vector<std::string> params = {account_id};
   std::string where = "t.account_id = $1::uuid";
-  for (const auto& [col, value] : q.equals) {
-    require_column(t, col);
-    params.push_back(value);
-    where += " AND t." + col + "::text = $" + std::to_string(params.size());
+  static const std::set<std::string> kOps = {"=", "<", "<=", ">", ">="};
+  for (const auto& c : q.where) {
+    require_column(t, c.column);
+    if (!kOps.count(c.op)) throw std::invalid_argument("not a comparison: " + c.op);
+    params.push_back(c.value);
+    // The parameter takes the column's type (uuid, timestamptz, text).
+    where += " AND t." + c.column + " " + c.op + " $" + std::to_string(params.size());
+  }
+  if (!q.visible_to.empty()) {
+    params.push_back(q.visible_to);
+    where += " AND " + visibility(t, params.size());
   }
   // id breaks ties, so pages never overlap or skip rows with equal sort keys.
   const std::string dir = q.descending ? " DESC" : " ASC";

@@ -13,12 +13,25 @@
 
 namespace fsm::projections {
 
-// One entity as JSON text, or nullopt when it does not exist in the account.
+// One entity as JSON text, or nullopt when it does not exist in the account
+// (or, with `visible_to`, is not visible to that tech: see ListQuery).
 std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityTable& table,
-                                       const std::string& account_id, const std::string& id);
+                                       const std::string& account_id, const std::string& id,
+                                       const std::string& visible_to = "");
+
+// `column op value`; the column comes from a whitelist in code and the value
+// has been validated for the column's type.
+struct Condition {
+  std::string column;
+  std::string op;  // one of = < <= > >=
+  std::string value;
+};
 
 struct ListQuery {
-  std::vector<std::pair<std::string, std::string>> equals;  // column = value (whitelisted)
+  std::vector<Condition> where;
+  // A tech's user id: only the visits assigned to them, and the jobs that have
+  // such a visit. Empty: everything in the account.
+  std::string visible_to;
   std::string sort = "created_at";                          // whitelisted column
   bool descending = true;
   int limit = 20;

@@ -1,99 +1,23 @@
 // /api/v1/clients against a started fsm-web: roles, tenants, strict bodies and
 // query parameters, If-Match, lists.
-#include <gtest/gtest.h>
-#include <sodium.h>
-
 #include <barrier>
 #include <thread>
 
-#include "commands/accounts.h"
-#include "commands/command_runner.h"
+#include "api/api_fixture.h"
 #include "common/uuid.h"
-#include "events/pg_auth_store.h"
-#include "support/test_env.h"
 
 namespace fsm {
 namespace {
 
 using nlohmann::json;
+using testing::Headers;
 using testing::HttpClient;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
-class ClientsTest : public ::testing::Test {
+class ClientsTest : public testing::ApiTest {
  protected:
-  void SetUp() override {
-    ASSERT_GE(sodium_init(), 0);
-    pool_ = std::make_unique<events::PgPool>(db_.url(), 1);
-    pool_->add_preparer(commands::prepare);
-    hasher_ = std::make_unique<commands::PasswordHasher>(crypto_pwhash_OPSLIMIT_MIN,
-                                                         crypto_pwhash_MEMLIMIT_MIN, 1);
-    a_ = make_account("a");
-    b_ = make_account("b");
-    add_user(a_, "admin@a.test", "admin");
-    add_user(a_, "tech@a.test", "tech");
-    web_ = std::make_unique<testing::WebProcess>(std::map<std::string, std::string>{
-        {"DATABASE_URL", db_.url()}, {"FSM_ARGON2_OPSLIMIT", "1"}, {"FSM_ARGON2_MEMLIMIT_KB", "8"},
-        {"FSM_LOGIN_MAX_PER_IP", "1000"}});
-    owner_ = token("owner@a.test");
-    admin_ = token("admin@a.test");
-    tech_ = token("tech@a.test");
-    other_ = token("owner@b.test");
+  json create(const std::string& tok, const json& body) {
+    return post("/api/v1/clients", tok, body);
   }
-
-  commands::CreatedAccount make_account(const std::string& n) {
-    auto r = commands::create_account(*pool_, *hasher_,
-                                      {"Acct " + n, "owner@" + n + ".test", "Owner", kPw}, "t");
-    EXPECT_TRUE(r.ok());
-    return *r;
-  }
-
-  void add_user(const commands::CreatedAccount& acct, const std::string& email,
-                const std::string& role) {
-    commands::Actor actor{acct.account_id, acct.owner_id, "owner", "setup"};
-    commands::Command c;
-    c.stream_id = new_uuid();
-    c.stream_type = "user";
-    c.creates = true;
-    const std::string hash = hasher_->hash(kPw);
-    c.decide = [&](const domain::EntityState&, pqxx::work&) -> Result<std::vector<domain::DomainEvent>> {
-      return std::vector<domain::DomainEvent>{
-          {"UserCreated", {{"account_id", acct.account_id}, {"email", email}, {"full_name", role},
-                           {"role", role}, {"phone", nullptr}}}};
-    };
-    c.after = [&](pqxx::work& tx, const auto&) {
-      events::PgAuthStore::set_password(tx, c.stream_id, hash);
-    };
-    ASSERT_TRUE(commands::run(*pool_, actor, c).ok());
-  }
-
-  std::string token(const std::string& email) {
-    HttpClient c(web_->port());
-    auto res = c.request("POST", "/api/v1/auth/login", json{{"email", email}, {"password", kPw}}.dump());
-    EXPECT_EQ(res.status, 200) << res.body;
-    return res.json().value("token", "");
-  }
-
-  testing::HttpResponse call(const std::string& method, const std::string& path,
-                             const std::string& tok, const std::string& body = "",
-                             Headers extra = {}) {
-    HttpClient c(web_->port());
-    extra.emplace_back("Authorization", "Bearer " + tok);
-    return c.request(method, path, body, extra);
-  }
-
-  json create(const std::string& tok, json body) {
-    auto res = call("POST", "/api/v1/clients", tok, body.dump());
-    EXPECT_EQ(res.status, 201) << res.body;
-    return res.json();
-  }
-
-  static constexpr const char* kPw = "correct horse battery";
-  testing::TestDatabase db_;
-  std::unique_ptr<events::PgPool> pool_;
-  std::unique_ptr<commands::PasswordHasher> hasher_;
-  commands::CreatedAccount a_, b_;
-  std::unique_ptr<testing::WebProcess> web_;
-  std::string owner_, admin_, tech_, other_;
 };
 
 TEST_F(ClientsTest, CreateAnswers201WithTheEntityInTheContractsShape) {

@@ -172,8 +172,15 @@ TEST(UserRules, ThePasswordNeverEntersAnEvent) {
   auto tech = given("User", {{"role", "tech"}, {"full_name", "T"}});
   auto r = decide_user_patch(tech, {{"password", "new secret 123"}, {"full_name", "T2"}}, "owner");
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->size(), 1u);
-  EXPECT_FALSE((*r)[0].data.dump().find("secret") != std::string::npos);
+  // The name change, then the fact that the password changed: no secret in either.
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].type, "UserUpdated");
+  EXPECT_EQ((*r)[1].type, "UserPasswordChanged");
+  for (const auto& e : *r) EXPECT_EQ(e.data.dump().find("secret"), std::string::npos);
+  auto only_password = decide_user_patch(tech, {{"password", "new secret 123"}}, "owner");
+  ASSERT_TRUE(only_password.ok());
+  ASSERT_EQ(only_password->size(), 1u);
+  EXPECT_EQ((*only_password)[0].type, "UserPasswordChanged");
 }
 
 TEST(Validation, ReportsEveryProblemWithItsPath) {

@@ -38,9 +38,10 @@ struct WebConfig {
     c.server.host = env::get_string("FSM_HTTP_HOST", "0.0.0.0");
     c.server.port = static_cast<std::uint16_t>(env::get_int("PORT", 3000, 0, 65535));
     c.server.threads = static_cast<int>(env::get_int("FSM_HTTP_THREADS", 2, 1, 64));
-    // One connection per HTTP thread: a handler never waits for a connection.
+    c.server.workers = static_cast<int>(env::get_int("FSM_HTTP_WORKERS", 4, 1, 256));
+    // One connection per worker: a handler never waits for a connection.
     c.pool_size = static_cast<std::size_t>(
-        env::get_int("FSM_DB_POOL_SIZE", c.server.threads, 1, 256));
+        env::get_int("FSM_DB_POOL_SIZE", c.server.workers, 1, 256));
     c.server.max_body_bytes = static_cast<std::size_t>(
         env::get_int("FSM_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024));
     c.server.drain_timeout =
@@ -97,7 +98,7 @@ int main() {
     router.add(fsm::http::Method::kGet, "/api/health",
                fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
     auth.register_routes(router);
-    fsm::http::Resources resources(pool, auth, *hasher);
+    fsm::http::Resources resources(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());
     resources.register_routes(router);
 
     fsm::http::Server server(config.server, router);
@@ -108,6 +109,7 @@ int main() {
     fsm::log::info("fsm-web ready", {{"port", port},
                                      {"startup_ms", startup_ms},
                                      {"threads", config.server.threads},
+                                     {"workers", config.server.workers},
                                      {"db_pool", config.pool_size},
                                      {"db", monitor.healthy() ? "ok" : "fail"}});
 

@@ -3,6 +3,7 @@
 #include "common/uuid.h"
 #include "events/pg_auth_store.h"
 #include "events/pg_event_store.h"
+#include "events/pg_idempotency_store.h"
 #include "projections/entity_projector.h"
 
 namespace fsm::commands {
@@ -41,6 +42,7 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
 void prepare(pqxx::connection& conn) {
   events::PgEventStore::prepare(conn);
   events::PgAuthStore::prepare(conn);
+  events::PgIdempotencyStore::prepare(conn);
   projections::prepare_entity_projector(conn);
 }
 
@@ -73,6 +75,12 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
             append_and_project(tx, actor, cmd.stream_id, cmd.stream_type, state.version, *decided);
         if (!recorded) return std::nullopt;  // lost a race: decide again
         if (cmd.after) cmd.after(tx, *recorded);
+        if (actor.idempotency &&
+            !events::PgIdempotencyStore::mark_committed(tx, actor.user_id, actor.idempotency->key,
+                                                        actor.idempotency->claim_id)) {
+          return Result<Outcome>(Error::of(
+              ErrorCode::kConflict, "a retry with the same Idempotency-Key took this request over"));
+        }
         tx.commit();
         return Result<Outcome>(Outcome{recorded->back().version, std::move(*recorded)});
       } catch (const pqxx::unique_violation&) {

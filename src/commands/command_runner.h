@@ -24,11 +24,20 @@
 
 namespace fsm::commands {
 
+// The Idempotency-Key a request holds (see PgIdempotencyStore).
+struct IdempotencyClaim {
+  std::string key;
+  std::string claim_id;
+};
+
 struct Actor {
   std::string account_id;
   std::string user_id;  // empty for system actions
   std::string role;
   std::string trace_id;
+  // Set for a request with an Idempotency-Key: the command commits only
+  // while the request still holds the key, and marks it in its transaction.
+  std::optional<IdempotencyClaim> idempotency = std::nullopt;
 };
 
 struct Command {

@@ -1,4 +1,4 @@
-// UUIDs as canonical lower-case strings.
+// UUIDs as canonical lower-case strings, and digests (libsodium).
 #pragma once
 
 #include <string>
@@ -13,5 +13,8 @@ std::string new_uuid();
 
 // True for the canonical 8-4-4-4-12 hex form (either case).
 bool is_uuid(std::string_view text);
+
+// SHA-256 of `data`, lower-case hex.
+std::string sha256_hex(std::string_view data);
 
 }  // namespace fsm

@@ -4,19 +4,12 @@
 
 #include "common/env.h"
 #include "common/log.h"
+#include "common/uuid.h"
 #include "domain/validation.h"
 #include "events/pg_auth_store.h"
 
 namespace fsm::http {
 namespace {
-
-std::string sha256_hex(const std::string& token) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
-}
 
 std::string new_token() {
   unsigned char raw[32];  // 256 bits
@@ -135,7 +128,11 @@ Result<Auth::Session> Auth::session(const Request& req) const {
 Result<commands::Actor> Auth::authenticate(const Request& req) const {
   auto s = session(req);
   if (!s) return s.error();
-  return commands::Actor{s->user.account_id, s->user.user_id, s->user.role, req.request_id};
+  commands::Actor actor{s->user.account_id, s->user.user_id, s->user.role, req.request_id};
+  if (!req.idempotency_claim.empty()) {
+    actor.idempotency = commands::IdempotencyClaim{req.idempotency_key, req.idempotency_claim};
+  }
+  return actor;
 }
 
 Response Auth::login(const Request& req) {

@@ -108,8 +108,13 @@ Result<std::optional<int>> parse_if_match(const Request& req) {
   return std::optional<int>{*n};
 }
 
-Resources::Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher)
-    : pool_(pool), auth_(auth), hasher_(hasher) {}
+Resources::Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher,
+                     IdempotencyConfig idempotency)
+    : pool_(pool), auth_(auth), hasher_(hasher), idempotency_(pool, auth, idempotency) {}
+
+void Resources::add_post(Router& router, const std::string& pattern, Handler handler) {
+  router.add(Method::kPost, pattern, idempotency_.wrap(std::move(handler)));
+}
 
 std::variant<commands::Actor, Response> Resources::caller(const Request& req,
                                                           const Roles& roles) const {
@@ -347,7 +352,7 @@ void Resources::register_client_routes(Router& router) {
   const ListOptions clients = {{"name", "created_at", "updated_at"}, {}};
   router.add(Method::kGet, "/api/v1/clients",
              [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
-  router.add(Method::kPost, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
+  add_post(router, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
   router.add(Method::kGet, "/api/v1/clients/:id",
              [this](const Request& r) { return get(r, "client", kAll); });
   router.add(Method::kPatch, "/api/v1/clients/:id", [this](const Request& r) {
@@ -372,7 +377,7 @@ void Resources::register_client_routes(Router& router) {
              [this](const Request& r) {
                return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
              });
-  router.add(Method::kPost, "/api/v1/clients/:clientId/properties",
+  add_post(router, "/api/v1/clients/:clientId/properties",
              [this](const Request& r) { return create_property(r); });
   router.add(Method::kGet, "/api/v1/properties/:id",
              [this](const Request& r) { return get(r, "property", kAll); });

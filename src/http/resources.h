@@ -14,6 +14,7 @@
 #include "domain/validation.h"
 #include "events/pg_pool.h"
 #include "http/auth.h"
+#include "http/idempotency.h"
 #include "http/router.h"
 #include "projections/entity_reads.h"
 
@@ -43,7 +44,8 @@ Result<std::optional<int>> parse_if_match(const Request& req);
 
 class Resources {
  public:
-  Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher);
+  Resources(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hasher,
+            IdempotencyConfig idempotency = {});
   void register_routes(Router& router);
 
  private:
@@ -93,6 +95,9 @@ class Resources {
   Response run_and_answer(const Request& req, const commands::Actor& actor,
                           commands::Command& cmd, int status);
 
+  // Every POST honours Idempotency-Key.
+  void add_post(Router& router, const std::string& pattern, Handler handler);
+
   void register_client_routes(Router& router);
   Response create_client(const Request& req);
   Response create_property(const Request& req);
@@ -115,6 +120,7 @@ class Resources {
   events::PgPool& pool_;
   const Auth& auth_;
   commands::PasswordHasher& hasher_;
+  Idempotency idempotency_;
 };
 
 // Role sets of the contract's role table.

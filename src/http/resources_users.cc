@@ -107,7 +107,7 @@ Response Resources::delete_user(const Request& req) {
 void Resources::register_user_routes(Router& router) {
   router.add(Method::kGet, "/api/v1/users",
              [this](const Request& r) { return list(r, "user", kOffice, kUserList); });
-  router.add(Method::kPost, "/api/v1/users", [this](const Request& r) { return create_user(r); });
+  add_post(router, "/api/v1/users", [this](const Request& r) { return create_user(r); });
   router.add(Method::kGet, "/api/v1/users/:id",
              [this](const Request& r) { return get(r, "user", kOffice); });
   router.add(Method::kPatch, "/api/v1/users/:id", [this](const Request& r) { return patch_user(r); });

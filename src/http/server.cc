@@ -6,6 +6,11 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "common/log.h"
 #include "common/uuid.h"
@@ -15,6 +20,62 @@ namespace fsm::http {
 
 namespace P = Pistache;
 
+// Handlers run on a fixed pool of worker threads, not on Pistache's reactor
+// threads: a handler that waits (for a row lock, for Argon2id) then holds one
+// worker, never the I/O of every connection that shares its reactor.
+class WorkerPool {
+ public:
+  void start(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+  }
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    ready_.notify_one();
+  }
+  // Runs what is queued, then joins.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  bool stopping_ = false;
+};
+
+// One per connection: its requests run one at a time, in arrival order, so
+// pipelined requests are answered in order.
+struct Strand {
+  std::mutex mu;
+  std::deque<std::function<void()>> pending;
+  bool running = false;
+};
+
 struct Server::Shared {
   const Router* router = nullptr;
   std::size_t max_body_bytes = 0;
@@ -22,12 +83,40 @@ struct Server::Shared {
   std::atomic<int> in_flight{0};
   std::mutex mu;
   std::condition_variable idle;
+  WorkerPool workers;
 
   void finished() {
     if (in_flight.fetch_sub(1) == 1) {
       std::lock_guard lock(mu);
       idle.notify_all();
     }
+  }
+
+  void run_on(const std::shared_ptr<Strand>& strand, std::function<void()> job) {
+    {
+      std::lock_guard lock(strand->mu);
+      if (strand->running) {
+        strand->pending.push_back(std::move(job));
+        return;
+      }
+      strand->running = true;
+    }
+    workers.post([strand, job = std::move(job)] {
+      job();
+      for (;;) {
+        std::function<void()> next;
+        {
+          std::lock_guard lock(strand->mu);
+          if (strand->pending.empty()) {
+            strand->running = false;
+            return;
+          }
+          next = std::move(strand->pending.front());
+          strand->pending.pop_front();
+        }
+        next();
+      }
+    });
   }
 };
 
@@ -259,40 +348,55 @@ class PistacheHandler : public P::Http::Handler {
   }
 
  private:
+  // Parses the request here, on the reactor thread, and runs it on a worker.
   void serve(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Peer>& peer) {
     const auto started = std::chrono::steady_clock::now();
     shared_->in_flight.fetch_add(1);
-    P::Http::ResponseWriter writer(in.version(), transport(), this, peer);
-    Request req;
-    Response res;
+    auto req = std::make_shared<Request>();
+    std::optional<Response> early;
     bool close = false;
     try {
-      req = to_request(in, peer);
-      close = close || wants_close(in);
-      if (req.body.size() > shared_->max_body_bytes) {
-        res = error_response(Error::of(ErrorCode::kPayloadTooLarge, "body over the size limit"),
-                             req.request_id);
+      *req = to_request(in, peer);
+      close = wants_close(in);
+      if (req->body.size() > shared_->max_body_bytes) {
+        early = error_response(Error::of(ErrorCode::kPayloadTooLarge, "body over the size limit"),
+                               req->request_id);
         close = true;  // the rest of an oversized upload must not be parsed as a request
-      } else {
-        res = dispatch(*shared_->router, req);
       }
     } catch (...) {
-      if (req.request_id.empty()) req.request_id = new_uuid();
-      res = error_response(Error::of(ErrorCode::kInternal, "internal error"), req.request_id);
+      if (req->request_id.empty()) req->request_id = new_uuid();
+      early = error_response(Error::of(ErrorCode::kInternal, "internal error"), req->request_id);
     }
-    // Decided now, not on arrival: a request that was in flight when draining
-    // began must not leave its connection open.
-    close = close || shared_->draining.load();
-    send(*shared_, writer, res, req.request_id, close, peer);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
-    log::info("request",
-              {{"method", method_name(req.method)},
-               {"path", req.path},
-               {"status", res.status},
-               {"duration_ms", std::round(ms * 1000.0) / 1000.0}},
-              req.request_id);
+    auto shared = shared_;
+    auto* transport = this->transport();
+    const auto version = in.version();
+    shared_->run_on(strand_of(peer), [shared, req, early, close, peer, transport, version, started,
+                                      handler = this]() mutable {
+      Response res = early ? *early : dispatch(*shared->router, *req);
+      // Decided now, not on arrival: a request that was in flight when
+      // draining began must not leave its connection open.
+      close = close || shared->draining.load();
+      P::Http::ResponseWriter writer(version, transport, handler, peer);
+      send(*shared, writer, res, req->request_id, close, peer);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
+      log::info("request",
+                {{"method", method_name(req->method)},
+                 {"path", req->path},
+                 {"status", res.status},
+                 {"duration_ms", std::round(ms * 1000.0) / 1000.0}},
+                req->request_id);
+    });
+  }
+
+  // The connection's strand (created on its first request, on this thread).
+  static std::shared_ptr<Strand> strand_of(const std::shared_ptr<P::Tcp::Peer>& peer) {
+    static const std::string kKey = "fsm.strand";
+    if (auto existing = peer->tryGetData(kKey)) return std::static_pointer_cast<Strand>(existing);
+    auto strand = std::make_shared<Strand>();
+    peer->putData(kKey, strand);
+    return strand;
   }
 
   void reject(const std::shared_ptr<P::Tcp::Peer>& peer, const Error& error) {
@@ -317,6 +421,7 @@ Server::Server(ServerConfig config, const Router& router)
 
 Server::~Server() {
   if (endpoint_) endpoint_->shutdown();
+  shared_->workers.stop();
 }
 
 std::uint16_t Server::start() {
@@ -331,6 +436,7 @@ std::uint16_t Server::start() {
                   .maxResponseSize(16 * 1024 * 1024);
   endpoint_->init(opts);
   endpoint_->setHandler(P::Http::make_handler<PistacheHandler>(shared_));
+  shared_->workers.start(config_.workers);
   endpoint_->serveThreaded();
   return static_cast<std::uint16_t>(endpoint_->getPort());
 }
@@ -349,6 +455,7 @@ int Server::drain_and_stop() {
     endpoint_->shutdown();
     endpoint_.reset();
   }
+  shared_->workers.stop();
   return left;
 }
 

@@ -27,7 +27,8 @@ namespace fsm::http {
 struct ServerConfig {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;  // 0: pick a free port (tests)
-  int threads = 2;
+  int threads = 2;  // Pistache reactor threads: sockets and parsing
+  int workers = 4;  // handler threads: each may hold one database connection
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds drain_timeout{10000};
 };

@@ -27,6 +27,9 @@ struct Request {
   std::string body;
   std::string request_id;
   std::string peer_ip;
+  // Set by the Idempotency-Key handling for the request that holds the key.
+  std::string idempotency_key;
+  std::string idempotency_claim;
 
   // Case-insensitive header lookup (names are stored lower-cased).
   std::optional<std::string> header(std::string_view name) const;

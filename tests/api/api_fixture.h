@@ -28,9 +28,12 @@ class ApiTest : public ::testing::Test {
                                                          crypto_pwhash_MEMLIMIT_MIN, 1);
     a_ = make_account("a");
     b_ = make_account("b");
-    web_ = std::make_unique<WebProcess>(std::map<std::string, std::string>{
-        {"DATABASE_URL", db_.url()}, {"FSM_ARGON2_OPSLIMIT", "1"}, {"FSM_ARGON2_MEMLIMIT_KB", "8"},
-        {"FSM_LOGIN_MAX_PER_IP", "1000"}});
+    std::map<std::string, std::string> env = {{"DATABASE_URL", db_.url()},
+                                              {"FSM_ARGON2_OPSLIMIT", "1"},
+                                              {"FSM_ARGON2_MEMLIMIT_KB", "8"},
+                                              {"FSM_LOGIN_MAX_PER_IP", "1000"}};
+    env.merge(extra_env());
+    web_ = std::make_unique<WebProcess>(env);
     owner_ = token("owner@a.test");
     other_ = token("owner@b.test");
     admin_id_ = add_user("admin@a.test", "admin");
@@ -40,6 +43,9 @@ class ApiTest : public ::testing::Test {
     tech_ = token("tech@a.test");
     tech2_ = token("tech2@a.test");
   }
+
+  // Settings a test suite adds to the server's environment.
+  virtual std::map<std::string, std::string> extra_env() { return {}; }
 
   commands::CreatedAccount make_account(const std::string& n) {
     auto r = commands::create_account(*pool_, *hasher_,

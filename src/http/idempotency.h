@@ -1,0 +1,40 @@
+// Idempotency-Key on POST: the same key from the same user within 24 hours
+// with the same request replays the first response (Idempotent-Replayed:
+// true) and runs nothing; another request under that key is 422
+// IDEMPOTENCY_KEY_REUSED; a duplicate while the first is still running is 409.
+// Exactly-once holds across crashes: see events/pg_idempotency_store.h.
+#pragma once
+
+#include <atomic>
+
+#include "events/pg_pool.h"
+#include "http/auth.h"
+#include "http/types.h"
+
+namespace fsm::http {
+
+struct IdempotencyConfig {
+  // How long an unfinished request keeps its key before a retry may take it
+  // over (FSM_IDEMPOTENCY_LEASE_SECONDS).
+  int lease_seconds = 60;
+  static IdempotencyConfig from_env();
+};
+
+class Idempotency {
+ public:
+  Idempotency(events::PgPool& pool, const Auth& auth, IdempotencyConfig config);
+  Handler wrap(Handler inner);
+
+ private:
+  Response handle(const Request& req, const Handler& inner);
+
+  events::PgPool& pool_;
+  const Auth& auth_;
+  IdempotencyConfig config_;
+  std::atomic<unsigned> claims_{0};
+};
+
+// The request's fingerprint under a key: method, path and body.
+std::string request_fingerprint(const Request& req);
+
+}  // namespace fsm::http

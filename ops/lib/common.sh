@@ -14,6 +14,9 @@ FSM_APT_PACKAGES=(
   libhowardhinnant-date-dev libsodium-dev libcli11-dev libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15 curl jq
 )
+# ops/test also fuzzes (libFuzzer comes with clang); bench/ drives HTTP with wrk.
+FSM_TEST_PACKAGES=(clang libclang-rt-14-dev)
+FSM_BENCH_PACKAGES=(wrk)
 
 # Installs whatever of the given packages is missing (needs root or sudo).
 fsm_install_packages() {

@@ -16,9 +16,45 @@ std::string format_rfc3339(Timestamp t) {
   return date::format("%FT%TZ", ms);
 }
 
+namespace {
+
+// The exact shape of RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM),
+// checked before date::parse sees the text. date's %T reads seconds as a
+// floating-point number, and some garbage there ("09:title") becomes a NaN
+// that it converts to an integer: undefined behaviour (found by fuzzing).
+bool rfc3339_shape(std::string_view s) {
+  auto digits = [&](std::size_t at, std::size_t n) {
+    if (at + n > s.size()) return false;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+    }
+    return true;
+  };
+  if (!digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2)) return false;
+  if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
+  if (!digits(11, 2) || s[13] != ':' || !digits(14, 2) || s[16] != ':' || !digits(17, 2)) {
+    return false;
+  }
+  std::size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    const std::size_t start = ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == start || i - start > 9) return false;
+  }
+  if (i == s.size()) return false;
+  if (s[i] == 'Z' || s[i] == 'z') return i + 1 == s.size();
+  if (s[i] != '+' && s[i] != '-') return false;
+  if (!digits(i + 1, 2)) return false;
+  i += 3;
+  if (i < s.size() && s[i] == ':') ++i;
+  return digits(i, 2) && i + 2 == s.size();
+}
+
+}  // namespace
+
 std::optional<Timestamp> parse_rfc3339(std::string_view text) {
   // RFC 3339 requires a date, 'T' (or 't'/' '), a time and an offset.
-  if (text.size() < 20 || text.size() > 40) return std::nullopt;
+  if (text.size() < 20 || text.size() > 40 || !rfc3339_shape(text)) return std::nullopt;
   std::string s(text);
   if (s[10] == 't' || s[10] == ' ') s[10] = 'T';
   if (s.back() == 'z') s.back() = 'Z';

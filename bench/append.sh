@@ -32,35 +32,10 @@ url=$(echo "$admin" | sed -E "s#/[^/?]*(\?|$)#/$db\1#")
 trap 'psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; cleanup' EXIT
 build/release/src/fsmctl --database-url "$url" migrate >/dev/null
 
-psql "$url" -q <<'SQL'
-CREATE TABLE raw_events (
-    global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    event_id uuid NOT NULL UNIQUE,
-    stream_id uuid NOT NULL,
-    stream_type text NOT NULL,
-    stream_version integer NOT NULL,
-    event_type text NOT NULL,
-    schema_version integer NOT NULL DEFAULT 1,
-    data jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    account_id uuid,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (stream_id, stream_version));
-CREATE INDEX ON raw_events (tx_id, global_position);
-CREATE INDEX ON raw_events (account_id, global_position);
-SQL
-# JSON is built server-side: pgbench reads ':name' in a literal as a variable.
-cat > "${scratch:-/tmp}/insert.sql" <<'SQL'
-INSERT INTO raw_events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata, account_id)
-VALUES (gen_random_uuid(), gen_random_uuid(), 'job', 1, 'JobUpdated',
-        jsonb_build_object('title', 'Replace boiler valve', 'priority', 'normal'),
-        jsonb_build_object('account_id', NULL, 'actor_id', NULL, 'trace_id', 'bench'),
-        gen_random_uuid());
-SQL
+psql "$url" -q -f bench/sql/raw_events.sql
 
 fsm_log "pgbench raw INSERT, $clients clients, ${secs}s"
-pg_tps=$( (pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "${scratch:-/tmp}/insert.sql" "$url" 2>"${scratch:-/tmp}/pgbench.err" || true) |
+pg_tps=$( (pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f bench/sql/raw_insert.sql "$url" 2>"${scratch:-/tmp}/pgbench.err" || true) |
   sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
 [ -n "$pg_tps" ] || { cat "${scratch:-/tmp}/pgbench.err" >&2; fsm_die "pgbench failed"; }
 fsm_log "EventStore.append, single-event commits"

@@ -148,7 +148,7 @@ Response Resources::command_response(const Request& req, const Result<commands::
 std::string Resources::current_row(const std::string& stream_type, const commands::Actor& actor,
                                    const std::string& id) {
   return pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
+    pqxx::nontransaction tx(conn);  // one statement: no BEGIN/COMMIT round trips
     return projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id,
                                     id, visible_to(actor, stream_type))
         .value_or("null");
@@ -188,8 +188,9 @@ Response Resources::list_for(const Request& req, const commands::Actor& actor,
   q.value().visible_to = visible_to(actor, stream_type);
   const auto& table = projections::entity_table(stream_type);
   auto page = pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    return projections::list_entities(tx, table, actor.account_id, *q);
+    // Each statement is its own snapshot; a page and its total come from one.
+    pqxx::nontransaction tx(conn);
+    return projections::list_entities(tx, table, actor.account_id, *q, &totals_);
   });
   // Rows arrive as JSON text from PostgreSQL and are spliced in unparsed.
   std::string data = "[";

@@ -121,6 +121,7 @@ class Resources {
   const Auth& auth_;
   commands::PasswordHasher& hasher_;
   Idempotency idempotency_;
+  projections::TotalsCache totals_;
 };
 
 // Role sets of the contract's role table.

@@ -4,6 +4,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/uuid.h"
+
 namespace fsm::projections {
 namespace {
 
@@ -24,18 +26,31 @@ void require_column(const EntityTable& t, const std::string& c) {
   }
 }
 
-// The condition that limits `t` to what the tech `$n` may see.
-std::string visibility(const EntityTable& t, std::size_t n) {
-  const std::string p = "$" + std::to_string(n) + "::uuid";
-  if (t.table == "visits") return "t.assigned_user_id = " + p;
+// The condition that limits the table (alias `alias`) to what the tech `$n` may see.
+std::string visibility(const EntityTable& t, std::size_t n, const std::string& alias) {
+  // Appended piecewise: `"$" + std::to_string(n)` trips GCC 12's -Wrestrict
+  // false positive at -O3.
+  std::string p = "$";
+  p += std::to_string(n);
+  p += "::uuid";
+  if (t.table == "visits") return alias + ".assigned_user_id = " + p;
   if (t.table == "jobs") {
-    return "EXISTS (SELECT 1 FROM visits v WHERE v.job_id = t.id AND v.assigned_user_id = " + p +
-           ")";
+    return "EXISTS (SELECT 1 FROM visits v WHERE v.job_id = " + alias +
+           ".id AND v.assigned_user_id = " + p + ")";
   }
   throw std::invalid_argument("no per-user visibility for " + t.table);
 }
 
 }  // namespace
+
+pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
+                         const std::vector<std::string>& params) {
+  // The name is derived from the text, so one text is prepared once per
+  // connection (libpqxx ignores a redefinition with the same text).
+  const std::string name = "fsm_q_" + sha256_hex(sql).substr(0, 24);
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+}
 
 const EntityTable& entity_table(const std::string& stream_type) {
   for (const auto& t : entity_tables()) {
@@ -49,49 +64,97 @@ std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityT
                                        const std::string& visible_to) {
   const std::string sql = "SELECT " + json_select(t) + " FROM " + t.table +
                           " t WHERE t.id = $1::uuid AND t.account_id = $2::uuid";
-  auto r = visible_to.empty()
-               ? tx.exec_params(sql, id, account_id)
-               : tx.exec_params(sql + " AND " + visibility(t, 3), id, account_id, visible_to);
+  auto r = visible_to.empty() ? exec_cached(tx, sql, {id, account_id})
+                              : exec_cached(tx, sql + " AND " + visibility(t, 3, "t"),
+                                            {id, account_id, visible_to});
   if (r.empty()) return std::nullopt;
   return std::string(r[0][0].c_str());
 }
 
 ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
-                       const std::string& account_id, const ListQuery& q) {
+                       const std::string& account_id, const ListQuery& q, TotalsCache* totals) {
   require_column(t, q.sort);
   // Column names are whitelisted by the caller and checked here; every value
-  // is a parameter.
+  // is a parameter. `{t}` stands for the table's alias.
   std::vector<std::string> params = {account_id};
-  std::string where = "t.account_id = $1::uuid";
+  std::string where = "{t}.account_id = $1::uuid";
   static const std::set<std::string> kOps = {"=", "<", "<=", ">", ">="};
   for (const auto& c : q.where) {
     require_column(t, c.column);
     if (!kOps.count(c.op)) throw std::invalid_argument("not a comparison: " + c.op);
     params.push_back(c.value);
     // The parameter takes the column's type (uuid, timestamptz, text).
-    where += " AND t." + c.column + " " + c.op + " $" + std::to_string(params.size());
+    where += " AND {t}." + c.column + " " + c.op + " $" + std::to_string(params.size());
   }
   if (!q.visible_to.empty()) {
     params.push_back(q.visible_to);
-    where += " AND " + visibility(t, params.size());
+    where += " AND " + visibility(t, params.size(), "{t}");
   }
+  auto aliased = [&where](const std::string& alias) {
+    std::string out = where;
+    for (auto at = out.find("{t}"); at != std::string::npos; at = out.find("{t}", at)) {
+      out.replace(at, 3, alias);
+    }
+    return out;
+  };
+  const std::string count_sql = "SELECT count(*) FROM " + t.table + " c WHERE " + aliased("c");
   // id breaks ties, so pages never overlap or skip rows with equal sort keys.
   const std::string dir = q.descending ? " DESC" : " ASC";
-  auto r = tx.exec_params("SELECT " + json_select(t) + ", count(*) OVER () FROM " + t.table +
-                              " t WHERE " + where + " ORDER BY t." + q.sort + dir + ", t.id" + dir +
-                              " LIMIT " + std::to_string(q.limit) + " OFFSET " +
-                              std::to_string(q.offset),
-                          pqxx::prepare::make_dynamic_params(params));
+  const std::string from_where_order = " FROM " + t.table + " t WHERE " + aliased("t") +
+                                       " ORDER BY t." + q.sort + dir + ", t.id" + dir + " LIMIT " +
+                                       std::to_string(q.limit) + " OFFSET " +
+                                       std::to_string(q.offset);
+  std::string key = count_sql;
+  for (const auto& p : params) key += '\x1f' + p;
+
+  // The snapshot names exactly which transactions' rows the statement saw. A
+  // total counted under an identical snapshot is still exact: any write since
+  // (a command, a hand-run UPDATE, a rebuild) changes the snapshot.
   ListPage page;
+  auto r = exec_cached(
+      tx, "SELECT " + json_select(t) + ", pg_current_snapshot()::text" + from_where_order, params);
   for (const auto& row : r) page.rows.emplace_back(row[0].c_str());
-  if (!r.empty()) {
-    page.total = r[0][1].as<long long>();
-  } else if (q.offset > 0) {
-    page.total = tx.exec_params("SELECT count(*) FROM " + t.table + " t WHERE " + where,
-                                pqxx::prepare::make_dynamic_params(params))[0][0]
-                     .as<long long>();
+  if (q.offset == 0 && static_cast<int>(r.size()) < q.limit) {
+    page.total = static_cast<long long>(r.size());  // the whole list is on this page
+    return page;
   }
+  if (r.empty()) {  // past the end: only the total is left to tell
+    page.total = exec_cached(tx, count_sql, params)[0][0].as<long long>();
+    return page;
+  }
+  if (totals) {
+    if (auto hit = totals->find(key, r[0][1].c_str())) {
+      page.total = *hit;
+      return page;
+    }
+  }
+  // Page and total again from one statement (one snapshot), so they agree.
+  auto both = exec_cached(tx,
+                          "SELECT " + json_select(t) + ", pg_current_snapshot()::text, (" +
+                              count_sql + ")" + from_where_order,
+                          params);
+  page.rows.clear();
+  for (const auto& row : both) page.rows.emplace_back(row[0].c_str());
+  if (both.empty()) {  // the rows went away in between
+    page.total = exec_cached(tx, count_sql, params)[0][0].as<long long>();
+    return page;
+  }
+  page.total = both[0][2].as<long long>();
+  if (totals) totals->store(key, both[0][1].c_str(), page.total);
   return page;
+}
+
+std::optional<long long> TotalsCache::find(const std::string& key, const std::string& snapshot) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.first != snapshot) return std::nullopt;
+  return it->second.second;
+}
+
+void TotalsCache::store(const std::string& key, const std::string& snapshot, long long total) {
+  std::lock_guard lock(mu_);
+  if (entries_.size() >= kMaxEntries && !entries_.count(key)) entries_.clear();
+  entries_[key] = {snapshot, total};
 }
 
 }  // namespace fsm::projections
@@ -100,9 +163,10 @@ namespace fsm::projections {
 
 bool is_referenced(pqxx::transaction_base& tx, const std::string& table, const std::string& column,
                    const std::string& account_id, const std::string& id) {
-  return !tx.exec_params("SELECT 1 FROM " + table + " WHERE account_id = $1::uuid AND " + column +
-                             " = $2::uuid LIMIT 1",
-                         account_id, id)
+  return !exec_cached(tx,
+                      "SELECT 1 FROM " + table + " WHERE account_id = $1::uuid AND " + column +
+                          " = $2::uuid LIMIT 1",
+                      {account_id, id})
               .empty();
 }
 

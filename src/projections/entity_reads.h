@@ -3,7 +3,9 @@
 // account.
 #pragma once
 
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
@@ -43,9 +45,29 @@ struct ListPage {
   long long total = 0;
 };
 
+// Totals of lists, each remembered with the database snapshot it was counted
+// under (see list_entities). Bounded; thread-safe.
+class TotalsCache {
+ public:
+  std::optional<long long> find(const std::string& key, const std::string& snapshot);
+  void store(const std::string& key, const std::string& snapshot, long long total);
+
+ private:
+  static constexpr std::size_t kMaxEntries = 4096;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::pair<std::string, long long>> entries_;
+};
+
 // `query`'s column names must come from a whitelist, never from the request.
+// A page and its total: the total is counted only when the page does not
+// show it and `totals` has no count under the very same snapshot.
 ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& table,
-                       const std::string& account_id, const ListQuery& query);
+                       const std::string& account_id, const ListQuery& query,
+                       TotalsCache* totals = nullptr);
+
+// Runs `sql` as a prepared statement of the connection (prepared on first use).
+pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
+                         const std::vector<std::string>& params);
 
 const EntityTable& entity_table(const std::string& stream_type);
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Commands and reads over HTTP against this machine's own limit, in one run:
+#   1. pgbench: raw single-row INSERT TPS into an events-shaped table,
+#      16 clients (the same concurrency as wrk below);
+#   2. wrk POST /api/v1/jobs, 16 keep-alive connections: each request is a
+#      whole command (session lookup, client share-lock, fold, decide, append,
+#      project, read back, commit);
+#   3. wrk GET /api/v1/jobs?limit=20 over at least 10,000 jobs;
+# with p50/p99, the ratio of (2) to (1), and fsm-web's peak RSS under load.
+# A private cluster with fsync on (production settings). Usage: bench/api.sh [SECONDS]
+set -euo pipefail
+source "$(dirname "$0")/../ops/lib/common.sh"
+source "$(dirname "$0")/lib.sh"
+cd "$FSM_ROOT"
+secs=${1:-10}
+conns=16
+
+fsm_install_packages "${FSM_APT_PACKAGES[@]}" "${FSM_BENCH_PACKAGES[@]}"
+fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
+
+scratch=$(mktemp -d -t fsm-bench-XXXXXX)
+chmod 755 "$scratch"
+bench_web=""
+cleanup() {
+  [ -n "$bench_web" ] && kill -TERM "$bench_web" 2>/dev/null && wait "$bench_web" 2>/dev/null
+  fsm_pg_stop "$scratch/pg"
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+fsm_pg_start "$scratch/pg"
+fsm_pg_createdb ai_fsm
+url=$(fsm_pg_url ai_fsm)
+build/release/src/fsmctl --database-url "$url" migrate >/dev/null
+psql "$url" -q -f bench/sql/raw_events.sql
+
+fsm_log "pgbench raw INSERT, $conns clients, ${secs}s"
+pg_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f bench/sql/raw_insert.sql "$url" 2>/dev/null |
+  sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+[ -n "$pg_tps" ] || fsm_die "pgbench failed"
+
+password=$(head -c 18 /dev/urandom | base64)
+echo "$password" | build/release/src/fsmctl --database-url "$url" account create \
+  --name Bench --owner-email bench@ai-fsm.local --owner-name Bench >/dev/null
+bench_start_web "$url"
+api="http://127.0.0.1:$bench_port/api/v1"
+token=$(curl -sf "$api/auth/login" -H 'Content-Type: application/json' \
+  -d "$(jq -n --arg p "$password" '{email: "bench@ai-fsm.local", password: $p}')" | jq -r .token)
+auth="Authorization: Bearer $token"
+client=$(curl -sf "$api/clients" -H "$auth" -H 'Content-Type: application/json' \
+  -d '{"name": "Bench client"}' | jq -r .id)
+
+cat >"$scratch/post_job.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"client_id": "$client", "title": "Replace boiler valve", "priority": "high"}'
+LUA
+
+fsm_log "wrk POST /api/v1/jobs, $conns connections, ${secs}s"
+bench_rss_start
+post_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$scratch/post_job.lua" "$api/jobs")
+jobs=$(psql "$url" -Atc "SELECT count(*) FROM jobs")
+while [ "$jobs" -lt 10000 ]; do  # the read bar is over 10,000 jobs
+  wrk -t2 -c"$conns" -d2s -s "$scratch/post_job.lua" "$api/jobs" >/dev/null
+  jobs=$(psql "$url" -Atc "SELECT count(*) FROM jobs")
+done
+psql "$url" -qc "VACUUM ANALYZE"
+
+fsm_log "wrk GET /api/v1/jobs?limit=20 over $jobs jobs, $conns connections, ${secs}s"
+get_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H "$auth" "$api/jobs?limit=20")
+bench_rss_stop
+
+post=$(wrk_json "$post_out")
+get=$(wrk_json "$get_out")
+jq -n --argjson pg "$pg_tps" --argjson post "$post" --argjson get "$get" --argjson jobs "$jobs" \
+  --argjson rss "$(bench_rss_peak_mb)" '{
+  pgbench_insert_tps: $pg,
+  post_jobs: $post,
+  ratio_post_jobs_to_pgbench: ($post.req_per_s / $pg),
+  get_jobs_limit20: ($get + {jobs_in_table: $jobs}),
+  rss_peak_under_load_mb: $rss,
+  bars: {ratio_post_jobs_to_pgbench: ">= 0.40", get_req_per_s: ">= 5000",
+         get_p99_ms: "< 20", rss_mb: "< 48"}
+}'

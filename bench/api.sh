@@ -41,7 +41,7 @@ pg_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f bench/sql/raw_ins
 password=$(head -c 18 /dev/urandom | base64)
 echo "$password" | build/release/src/fsmctl --database-url "$url" account create \
   --name Bench --owner-email bench@ai-fsm.local --owner-name Bench >/dev/null
-bench_start_web "$url"
+bench_start_web "$url" FSM_HTTP_WORKERS="${FSM_HTTP_WORKERS:-4}"
 api="http://127.0.0.1:$bench_port/api/v1"
 token=$(curl -sf "$api/auth/login" -H 'Content-Type: application/json' \
   -d "$(jq -n --arg p "$password" '{email: "bench@ai-fsm.local", password: $p}')" | jq -r .token)

@@ -19,7 +19,7 @@ domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_i
 std::optional<std::vector<events::RecordedEvent>> append_and_project(
     pqxx::work& tx, const Actor& actor, const std::string& stream_id,
     const std::string& stream_type, int expected_version,
-    const std::vector<domain::DomainEvent>& evs) {
+    const std::vector<domain::DomainEvent>& evs, std::string* row) {
   events::AppendRequest req;
   req.stream_id = stream_id;
   req.stream_type = stream_type;
@@ -35,7 +35,10 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
   auto outcome = events::PgEventStore::append_in(tx, req);
   auto* ok = std::get_if<events::AppendResult>(&outcome);
   if (!ok) return std::nullopt;
-  for (const auto& e : ok->events) projections::apply_entity_event(tx, e);
+  for (const auto& e : ok->events) {
+    auto written = projections::apply_entity_event(tx, e);
+    if (row) *row = written.value_or("");
+  }
   return ok->events;
 }
 
@@ -52,8 +55,13 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
       pqxx::work tx(conn);
       // Commands on one entity queue on its stream row; the version check at
       // append time remains the guarantee (and covers concurrent creation).
-      events::PgEventStore::lock_stream(tx, cmd.stream_id);
-      const auto state = load(tx, cmd.stream_id);
+      // A creation under a fresh id has nothing to lock or load the first
+      // time; if its append loses, the retry looks.
+      domain::EntityState state;
+      if (!cmd.creates || attempt > 1) {
+        events::PgEventStore::lock_stream(tx, cmd.stream_id);
+        state = load(tx, cmd.stream_id);
+      }
       if (cmd.creates) {
         if (state.exists) return Result<Outcome>(Error::of(ErrorCode::kConflict, "already exists"));
       } else if (!state.live() || state.str("account_id") != actor.account_id ||
@@ -71,8 +79,9 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
       if (!decided) return Result<Outcome>(decided.error());
       if (decided->empty()) return Result<Outcome>(Outcome{state.version, {}});
       try {
-        auto recorded =
-            append_and_project(tx, actor, cmd.stream_id, cmd.stream_type, state.version, *decided);
+        std::string row;
+        auto recorded = append_and_project(tx, actor, cmd.stream_id, cmd.stream_type,
+                                           state.version, *decided, &row);
         if (!recorded) return std::nullopt;  // lost a race: decide again
         if (cmd.after) cmd.after(tx, *recorded);
         if (actor.idempotency &&
@@ -82,7 +91,8 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
               ErrorCode::kConflict, "a retry with the same Idempotency-Key took this request over"));
         }
         tx.commit();
-        return Result<Outcome>(Outcome{recorded->back().version, std::move(*recorded)});
+        return Result<Outcome>(
+            Outcome{recorded->back().version, std::move(*recorded), std::move(row)});
       } catch (const pqxx::unique_violation&) {
         // A read table's unique index refused the result (e.g. an email
         // already used in the account); nothing was stored.

@@ -60,6 +60,7 @@ struct Command {
 struct Outcome {
   int version = 0;                            // the stream's version afterwards
   std::vector<events::RecordedEvent> events;  // empty when the decision was a no-op
+  std::string row = "";  // the entity's read-table row as projected (JSON), if one was written
 };
 
 inline constexpr int kMaxAttempts = 5;
@@ -74,10 +75,11 @@ domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_i
 
 // Appends `events` to a stream in `tx` and projects them; used by run() and by
 // commands that write several streams in one transaction (account creation).
-// Returns nullopt on a version conflict.
+// Returns nullopt on a version conflict. `row`, if given, receives the
+// entity's row as the last projected event left it ("" if none was written).
 std::optional<std::vector<events::RecordedEvent>> append_and_project(
     pqxx::work& tx, const Actor& actor, const std::string& stream_id,
     const std::string& stream_type, int expected_version,
-    const std::vector<domain::DomainEvent>& events);
+    const std::vector<domain::DomainEvent>& events, std::string* row = nullptr);
 
 }  // namespace fsm::commands

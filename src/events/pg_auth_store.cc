@@ -17,7 +17,8 @@ void PgAuthStore::prepare(pqxx::connection& conn) {
                " VALUES (decode($1, 'hex'), $2::uuid, $3::uuid, to_timestamp($4::bigint / 1e6))");
   conn.prepare("fsm_auth_find_session",
                "SELECT u.id::text AS user_id_text, u.account_id::text AS account_id_text, u.email,"
-               " u.full_name, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
+               " u.full_name, u.role, (extract(epoch FROM s.expires_at) * 1e6)::bigint"
+               " FROM sessions s JOIN users u ON u.id = s.user_id"
                " WHERE s.token_hash = decode($1, 'hex') AND s.revoked_at IS NULL"
                " AND s.expires_at > now()");
   conn.prepare("fsm_auth_revoke_user_sessions",
@@ -55,8 +56,8 @@ std::optional<SessionUser> PgAuthStore::find_session(pqxx::transaction_base& tx,
                                                      const std::string& token_hash_hex) {
   auto r = tx.exec_prepared("fsm_auth_find_session", token_hash_hex);
   if (r.empty()) return std::nullopt;
-  return SessionUser{r[0][0].c_str(), r[0][1].c_str(), r[0][2].c_str(), r[0][3].c_str(),
-                     r[0][4].c_str()};
+  return SessionUser{r[0][0].c_str(), r[0][1].c_str(), r[0][2].c_str(),
+                     r[0][3].c_str(), r[0][4].c_str(), from_unix_micros(r[0][5].as<std::int64_t>())};
 }
 
 void PgAuthStore::revoke_session(pqxx::transaction_base& tx, const std::string& token_hash_hex) {

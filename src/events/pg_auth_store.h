@@ -17,6 +17,7 @@ struct LoginCandidate {
 
 struct SessionUser {
   std::string user_id, account_id, email, full_name, role;
+  Timestamp expires_at{};  // the session's
 };
 
 class PgAuthStore {

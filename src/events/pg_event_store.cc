@@ -159,7 +159,6 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                    " ORDER BY events.global_position");
   conn.prepare("fsm_stream_version", "SELECT version FROM streams WHERE stream_id = $1");
   conn.prepare("fsm_lock_stream", "SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE");
-  conn.prepare("fsm_share_stream", "SELECT 1 FROM streams WHERE stream_id = $1 FOR SHARE");
   conn.prepare("fsm_read_stream", std::string("SELECT ") + kEventColumns +
                                       " FROM events WHERE stream_id = $1 AND stream_version <= $2"
                                       " ORDER BY events.stream_version");
@@ -253,10 +252,6 @@ AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransac
 
 void PgEventStore::lock_stream(pqxx::transaction_base& tx, const std::string& stream_id) {
   tx.exec_prepared("fsm_lock_stream", stream_id);
-}
-
-void PgEventStore::share_stream(pqxx::transaction_base& tx, const std::string& stream_id) {
-  tx.exec_prepared("fsm_share_stream", stream_id);
 }
 
 std::vector<RecordedEvent> PgEventStore::read_stream_in(pqxx::transaction_base& tx,

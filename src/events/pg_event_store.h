@@ -36,10 +36,6 @@ class PgEventStore final : public EventStore {
   // Takes the stream's row lock until the transaction ends, so commands on one
   // stream queue instead of racing (no-op for a stream that does not exist).
   static void lock_stream(pqxx::transaction_base& tx, const std::string& stream_id);
-  // A shared lock on a stream another command refers to (the client of a new
-  // job): commands on that stream wait until this transaction ends, so the
-  // referenced entity cannot be deleted between the check and the commit.
-  static void share_stream(pqxx::transaction_base& tx, const std::string& stream_id);
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);

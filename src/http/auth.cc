@@ -36,10 +36,50 @@ nlohmann::json user_json(const std::string& id, const std::string& email,
 
 }  // namespace
 
+std::optional<events::SessionUser> SessionCache::find(const std::string& token_hash) {
+  if (ttl_.count() == 0) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(token_hash);
+  if (it == entries_.end()) return std::nullopt;
+  if (std::chrono::steady_clock::now() >= it->second.until || now() >= it->second.user.expires_at) {
+    entries_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.user;
+}
+
+std::uint64_t SessionCache::generation() {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void SessionCache::store(const std::string& token_hash, const events::SessionUser& user,
+                         std::uint64_t generation_before_lookup) {
+  if (ttl_.count() == 0) return;
+  std::lock_guard lock(mu_);
+  if (generation_ != generation_before_lookup) return;  // an invalidation ran meanwhile
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_[token_hash] = {user, std::chrono::steady_clock::now() + ttl_};
+}
+
+void SessionCache::forget_token(const std::string& token_hash) {
+  std::lock_guard lock(mu_);
+  ++generation_;
+  entries_.erase(token_hash);
+}
+
+void SessionCache::forget_user(const std::string& user_id) {
+  std::lock_guard lock(mu_);
+  ++generation_;
+  std::erase_if(entries_, [&](const auto& e) { return e.second.user.user_id == user_id; });
+}
+
 AuthConfig AuthConfig::from_env() {
   AuthConfig c;
   c.session_ttl = std::chrono::seconds(
       env::get_int("FSM_SESSION_TTL_SECONDS", c.session_ttl.count(), 60, 365LL * 24 * 3600));
+  c.session_cache =
+      std::chrono::seconds(env::get_int("FSM_SESSION_CACHE_SECONDS", c.session_cache.count(), 0, 60));
   c.cookie_secure = env::get_bool("FSM_COOKIE_SECURE", false);
   c.max_per_ip_email = static_cast<int>(env::get_int("FSM_LOGIN_MAX_PER_IP_EMAIL", 5, 1, 100000));
   c.max_per_ip = static_cast<int>(env::get_int("FSM_LOGIN_MAX_PER_IP", 50, 1, 1000000));
@@ -77,7 +117,11 @@ std::optional<long> LoginRateLimiter::attempt(const std::string& ip, const std::
 }
 
 Auth::Auth(events::PgPool& pool, commands::PasswordHasher& hasher, AuthConfig config)
-    : pool_(pool), hasher_(hasher), config_(config), limiter_(config_) {}
+    : pool_(pool),
+      hasher_(hasher),
+      config_(config),
+      limiter_(config_),
+      cache_(config_.session_cache) {}
 
 std::optional<std::string> session_token(const Request& req) {
   if (auto h = req.header("authorization")) {
@@ -116,11 +160,17 @@ Result<Auth::Session> Auth::session(const Request& req) const {
     return Error::of(ErrorCode::kUnauthorized, "authentication required");
   }
   Session s{sha256_hex(*token), {}};
+  if (auto cached = cache_.find(s.token_hash)) {
+    s.user = std::move(*cached);
+    return s;
+  }
+  const auto generation = cache_.generation();
   auto user = pool_.run([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
+    pqxx::nontransaction tx(conn);
     return events::PgAuthStore::find_session(tx, s.token_hash);
   });
   if (!user) return Error::of(ErrorCode::kUnauthorized, "session expired or revoked");
+  cache_.store(s.token_hash, *user, generation);
   s.user = std::move(*user);
   return s;
 }
@@ -204,6 +254,7 @@ Response Auth::logout(const Request& req) {
     tx.commit();
     return 0;
   });
+  cache_.forget_token(s->token_hash);
   auto res = Response::json(200, {{"message", "ok"}});
   res.headers.emplace_back("Set-Cookie",
                            std::string("fsm_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0") +

@@ -19,6 +19,10 @@ namespace fsm::http {
 
 struct AuthConfig {
   std::chrono::seconds session_ttl{7 * 24 * 3600};
+  // How long a looked-up session may be reused without asking the database
+  // (FSM_SESSION_CACHE_SECONDS; 0: never). Changes made through this process
+  // (logout, a new password, a user's new role, a removed user) apply at once.
+  std::chrono::seconds session_cache{5};
   bool cookie_secure = false;
   int max_per_ip_email = 5;
   int max_per_ip = 50;
@@ -44,6 +48,32 @@ class LoginRateLimiter {
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> by_key_;
 };
 
+// Sessions recently found valid, keyed by token hash. An entry lives for the
+// cache TTL and never past its session's expiry. A lookup that raced with an
+// invalidation is not stored (generation check), so a revoked session cannot
+// be put back by a request that read it just before.
+class SessionCache {
+ public:
+  explicit SessionCache(std::chrono::seconds ttl) : ttl_(ttl) {}
+  std::optional<events::SessionUser> find(const std::string& token_hash);
+  std::uint64_t generation();
+  void store(const std::string& token_hash, const events::SessionUser& user,
+             std::uint64_t generation_before_lookup);
+  void forget_token(const std::string& token_hash);
+  void forget_user(const std::string& user_id);
+
+ private:
+  struct Entry {
+    events::SessionUser user;
+    std::chrono::steady_clock::time_point until;
+  };
+  static constexpr std::size_t kMaxEntries = 10000;
+  const std::chrono::seconds ttl_;
+  std::mutex mu_;
+  std::uint64_t generation_ = 0;
+  std::map<std::string, Entry> entries_;
+};
+
 class Auth {
  public:
   Auth(events::PgPool& pool, commands::PasswordHasher& hasher, AuthConfig config);
@@ -54,6 +84,10 @@ class Auth {
   Result<commands::Actor> authenticate(const Request& req) const;
 
   std::string client_ip(const Request& req) const;
+
+  // A user's sessions must be looked up again (their role, name or password
+  // changed, or they were removed). Call after the change committed.
+  void forget_user(const std::string& user_id) const { cache_.forget_user(user_id); }
 
  private:
   // The request's valid session (its token's hash and user), or UNAUTHORIZED.
@@ -71,6 +105,7 @@ class Auth {
   commands::PasswordHasher& hasher_;
   AuthConfig config_;
   LoginRateLimiter limiter_;
+  mutable SessionCache cache_;
 };
 
 // The session token the request carries (Bearer first, then the cookie).

@@ -41,11 +41,9 @@ Error bad_reference(const std::string& field, const std::string& what) {
 std::optional<Error> require_entity(pqxx::work& tx, const commands::Actor& actor,
                                     const std::string& stream_type, const std::string& id,
                                     const Error& error) {
-  events::PgEventStore::share_stream(tx, id);
-  const bool live =
-      projections::read_entity(tx, projections::entity_table(stream_type), actor.account_id, id)
-          .has_value();
-  if (!live) return error;
+  if (!projections::share_entity(tx, projections::entity_table(stream_type), actor.account_id, id)) {
+    return error;
+  }
   return std::nullopt;
 }
 
@@ -138,13 +136,6 @@ std::variant<Resources::Target, Response> Resources::target(const Request& req,
   return Target{std::get<commands::Actor>(who), id, *if_match};
 }
 
-Response Resources::command_response(const Request& req, const Result<commands::Outcome>& outcome,
-                                     const std::string& body, int success_status) const {
-  if (!outcome) return error_response(outcome.error(), req.request_id);
-  if (success_status == 204) return Response::no_content();
-  return Response::json(success_status, nlohmann::json::parse(body));
-}
-
 std::string Resources::current_row(const std::string& stream_type, const commands::Actor& actor,
                                    const std::string& id) {
   return pool_.run([&](pqxx::connection& conn) {
@@ -157,21 +148,13 @@ std::string Resources::current_row(const std::string& stream_type, const command
 
 Response Resources::run_and_answer(const Request& req, const commands::Actor& actor,
                                    commands::Command& cmd, int status) {
-  std::string row;
-  if (status != 204) {
-    auto then = cmd.after;
-    cmd.after = [&, then](pqxx::work& tx, const std::vector<events::RecordedEvent>& evs) {
-      if (then) then(tx, evs);
-      row = projections::read_entity(tx, projections::entity_table(cmd.stream_type),
-                                     actor.account_id, cmd.stream_id,
-                                     visible_to(actor, cmd.stream_type))
-                .value_or("null");
-    };
-  }
   auto outcome = commands::run(pool_, actor, cmd);
-  // A no-op decision commits nothing: answer the row as it is.
-  if (outcome && status != 204 && row.empty()) row = current_row(cmd.stream_type, actor, cmd.stream_id);
-  return command_response(req, outcome, row, status);
+  if (!outcome) return error_response(outcome.error(), req.request_id);
+  if (status == 204) return Response::no_content();
+  // The row as the command projected it; a no-op decision wrote none.
+  std::string row = outcome->row;
+  if (row.empty()) row = current_row(cmd.stream_type, actor, cmd.stream_id);
+  return Response::json(status, nlohmann::json::parse(row));
 }
 
 Response Resources::list(const Request& req, const std::string& stream_type, const Roles& roles,

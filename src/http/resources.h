@@ -60,8 +60,6 @@ class Resources {
     std::optional<int> if_match;
   };
   std::variant<Target, Response> target(const Request& req, const Roles& roles) const;
-  Response command_response(const Request& req, const Result<commands::Outcome>& outcome,
-                            const std::string& body, int success_status) const;
 
   // Lists and reads. A tech sees only the jobs and visits assigned to them.
   Response list(const Request& req, const std::string& stream_type, const Roles& roles,

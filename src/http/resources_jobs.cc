@@ -40,17 +40,12 @@ const ListOptions& visit_list() {
   return o;
 }
 
-// A column of an entity of the account, after share-locking its stream (see
-// require_entity); nullopt when there is no such entity.
+// A column of an entity of the account, share-locked (see require_entity).
 std::optional<std::string> locked_column(pqxx::work& tx, const commands::Actor& actor,
-                                         const char* table, const char* column,
+                                         const char* stream_type, const char* column,
                                          const std::string& id) {
-  events::PgEventStore::share_stream(tx, id);
-  auto r = tx.exec_params(std::string("SELECT ") + column + "::text FROM " + table +
-                              " WHERE id = $1::uuid AND account_id = $2::uuid",
-                          id, actor.account_id);
-  if (r.empty()) return std::nullopt;
-  return std::string(r[0][0].c_str());
+  return projections::share_entity(tx, projections::entity_table(stream_type), actor.account_id,
+                                   id, column);
 }
 
 // A job's property must be one of the job's client's properties.
@@ -58,7 +53,7 @@ std::optional<Error> check_property(pqxx::work& tx, const commands::Actor& actor
                                     const nlohmann::json& property_id,
                                     const std::string& client_id) {
   if (!property_id.is_string()) return std::nullopt;
-  auto owner = locked_column(tx, actor, "properties", "client_id", property_id.get<std::string>());
+  auto owner = locked_column(tx, actor, "property", "client_id", property_id.get<std::string>());
   if (!owner) return bad_reference("property_id", "property");
   if (*owner != client_id) {
     return Error::validation({{{"property_id"}, "must be a property of the job's client"}});
@@ -191,7 +186,7 @@ Response Resources::create_visit(const Request& req) {
       req, std::get<commands::Actor>(who), "visit", "Visit", data,
       [&data, job_id](pqxx::work& tx, const commands::Actor& actor,
                       const std::string&) -> std::optional<Error> {
-        auto status = locked_column(tx, actor, "jobs", "status", job_id);
+        auto status = locked_column(tx, actor, "job", "status", job_id);
         if (!status) return Error::of(ErrorCode::kNotFound, "no such job");
         if (*status == "invoiced") {
           return Error::of(ErrorCode::kImmutableEntity, "an invoiced job takes no new visits");

@@ -76,7 +76,9 @@ Response Resources::patch_user(const Request& req) {
     events::PgAuthStore::set_password(tx, id, *hash);
     events::PgAuthStore::revoke_user_sessions(tx, id);
   };
-  return run_and_answer(req, actor, cmd, 200);
+  auto res = run_and_answer(req, actor, cmd, 200);
+  auth_.forget_user(id);  // role, name or password may have changed: no cached session
+  return res;
 }
 
 Response Resources::delete_user(const Request& req) {
@@ -101,7 +103,9 @@ Response Resources::delete_user(const Request& req) {
     return domain::decide_user_delete(s, actor.user_id, id);
   };
   cmd.after = [&](pqxx::work& tx, const auto&) { events::PgAuthStore::forget_user(tx, id); };
-  return run_and_answer(req, actor, cmd, 204);
+  auto res = run_and_answer(req, actor, cmd, 204);
+  auth_.forget_user(id);
+  return res;
 }
 
 void Resources::register_user_routes(Router& router) {

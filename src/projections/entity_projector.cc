@@ -1,5 +1,6 @@
 #include "projections/entity_projector.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/time.h"
@@ -61,23 +62,40 @@ void prepare_entity_projector(pqxx::connection& conn) {
     }
     // The JSON keys name the columns; PostgreSQL converts each value to the
     // column's type (uuid, timestamptz, ...). Keys without a column are ignored.
-    conn.prepare(stmt(t, "insert"), "INSERT INTO " + t.table + " (id, " + cols + ") SELECT r.id, " +
-                                        from_r + " FROM jsonb_populate_record(NULL::" + t.table +
-                                        ", $1::jsonb) r ON CONFLICT (id) DO NOTHING");
+    // Both answer the row they wrote, as the API shows it.
+    conn.prepare(stmt(t, "insert"), "INSERT INTO " + t.table + " AS t (id, " + cols +
+                                        ") SELECT r.id, " + from_r +
+                                        " FROM jsonb_populate_record(NULL::" + t.table +
+                                        ", $1::jsonb) r ON CONFLICT (id) DO NOTHING RETURNING " +
+                                        row_json_sql(t));
     // jsonb_populate_record(t, …) starts from the current row, so columns
     // absent from the JSON keep their values.
     conn.prepare(stmt(t, "update"), "UPDATE " + t.table + " AS t SET (" + cols + ") = (SELECT " +
                                         from_r + " FROM jsonb_populate_record(t, $2::jsonb) r)" +
-                                        " WHERE t.id = $1::uuid AND t.version < $3::int");
+                                        " WHERE t.id = $1::uuid AND t.version < $3::int RETURNING " +
+                                        row_json_sql(t));
     conn.prepare(stmt(t, "delete"),
                  "DELETE FROM " + t.table + " WHERE id = $1::uuid AND version < $2::int");
   }
 }
 
-void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
+std::string row_json_sql(const EntityTable& t) {
+  std::string out = "json_build_object('id', t.id";
+  for (const auto& c : t.columns) {
+    const bool stamp = std::find(t.timestamps.begin(), t.timestamps.end(), c) != t.timestamps.end();
+    out += ", '" + c + "', ";
+    out += stamp ? "to_char(t." + c + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+                 : "t." + c;
+  }
+  return out + ")::text";
+}
+
+std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
+                                              const events::RecordedEvent& e) {
   const EntityTable* t = table_for(e.stream_type);
-  if (!t) return;
+  if (!t) return std::nullopt;
   const std::string at = format_rfc3339(e.recorded_at);
+  pqxx::result written;
   if (e.type.ends_with("Created")) {
     nlohmann::json row = e.data;
     row["id"] = e.stream_id;
@@ -85,24 +103,26 @@ void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent&
     row["version"] = e.version;
     row["created_at"] = at;
     row["updated_at"] = at;
-    tx.exec_prepared(stmt(*t, "insert"), row.dump());
-  } else if (e.type.ends_with("Updated") || e.type.ends_with("StatusChanged")) {
+    written = tx.exec_prepared(stmt(*t, "insert"), row.dump());
+  } else if (e.type.ends_with("Deleted")) {
+    tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
+  } else {
+    // Updated and StatusChanged carry changes; other event types (a password
+    // change) change no column but are still a version of the entity.
     nlohmann::json changes = e.data.value("changes", nlohmann::json::object());
     if (e.type.ends_with("StatusChanged")) changes["status"] = e.data.value("to", "");
+    if (!e.type.ends_with("Updated") && !e.type.ends_with("StatusChanged")) {
+      changes = nlohmann::json::object();
+    }
     changes["version"] = e.version;
     changes["updated_at"] = at;
     changes.erase("id");
     changes.erase("account_id");
     changes.erase("created_at");
-    tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
-  } else if (e.type.ends_with("Deleted")) {
-    tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
-  } else {
-    // Other event types (a password change) change no column but are still a
-    // version of the entity.
-    const nlohmann::json touch = {{"version", e.version}, {"updated_at", at}};
-    tx.exec_prepared(stmt(*t, "update"), e.stream_id, touch.dump(), e.version);
+    written = tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
   }
+  if (written.empty()) return std::nullopt;
+  return std::string(written[0][0].c_str());
 }
 
 }  // namespace fsm::projections

@@ -7,6 +7,7 @@
 // not happen.)
 #pragma once
 
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ const std::vector<EntityTable>& entity_tables();
 void prepare_entity_projector(pqxx::connection& conn);
 
 // Applies one event. Events of stream types without a table are ignored.
-void apply_entity_event(pqxx::transaction_base& tx, const events::RecordedEvent& event);
+// Returns the entity's row as written (JSON, the API's shape), or nullopt
+// when no row was written (a delete, a replayed event, no table).
+std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
+                                              const events::RecordedEvent& event);
+
+// The SQL expression (over alias `t`) that renders a row of `table` as the
+// API's JSON text: every column, timestamps in UTC with milliseconds.
+std::string row_json_sql(const EntityTable& table);
 
 }  // namespace fsm::projections

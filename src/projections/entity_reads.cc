@@ -9,16 +9,7 @@
 namespace fsm::projections {
 namespace {
 
-std::string json_select(const EntityTable& t) {
-  std::string out = "json_build_object('id', t.id";
-  for (const auto& c : t.columns) {
-    const bool stamp = std::find(t.timestamps.begin(), t.timestamps.end(), c) != t.timestamps.end();
-    out += ", '" + c + "', ";
-    out += stamp ? "to_char(t." + c + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-                 : "t." + c;
-  }
-  return out + ")::text";
-}
+std::string json_select(const EntityTable& t) { return row_json_sql(t); }
 
 void require_column(const EntityTable& t, const std::string& c) {
   if (c != "id" && std::find(t.columns.begin(), t.columns.end(), c) == t.columns.end()) {
@@ -50,6 +41,22 @@ pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
   const std::string name = "fsm_q_" + sha256_hex(sql).substr(0, 24);
   tx.conn().prepare(name, sql);
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+}
+
+std::optional<std::string> share_entity(pqxx::transaction_base& tx, const EntityTable& t,
+                                        const std::string& account_id, const std::string& id,
+                                        const std::string& column) {
+  require_column(t, column);
+  // Locking the row as well as the stream: should we wait on a command that
+  // deletes the entity, the deleted row then drops out of the result, where
+  // an unlocked row would still be seen as of the statement's snapshot.
+  auto r = exec_cached(tx,
+                       "SELECT coalesce(e." + column + "::text, '') FROM streams s JOIN " + t.table +
+                           " e ON e.id = s.stream_id WHERE s.stream_id = $1::uuid"
+                           " AND e.account_id = $2::uuid FOR SHARE",
+                       {id, account_id});
+  if (r.empty()) return std::nullopt;
+  return std::string(r[0][0].c_str());
 }
 
 const EntityTable& entity_table(const std::string& stream_type) {

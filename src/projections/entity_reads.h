@@ -71,6 +71,14 @@ pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
 
 const EntityTable& entity_table(const std::string& stream_type);
 
+// In a command's transaction: share-locks entity `id`'s stream and row, so no
+// command on it (its deletion above all) commits before this transaction
+// ends, and returns `column` of the row as text ("" for NULL); nullopt when
+// the account has no such entity. `column` must come from code.
+std::optional<std::string> share_entity(pqxx::transaction_base& tx, const EntityTable& table,
+                                        const std::string& account_id, const std::string& id,
+                                        const std::string& column = "id");
+
 }  // namespace fsm::projections
 
 namespace fsm::projections {

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <pqxx/pqxx>
+#include <thread>
+
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
 #include "support/test_env.h"
@@ -92,6 +95,29 @@ TEST_F(AuthTest, LogoutKillsTheToken) {
   EXPECT_EQ(after.status, 401);
   EXPECT_EQ(after.json()["error"]["code"], "UNAUTHORIZED");
   EXPECT_EQ(c.request("POST", "/api/v1/auth/logout", "", bearer).status, 401);
+}
+
+// Sessions are cached in the process for FSM_SESSION_CACHE_SECONDS; what the
+// process itself changes applies at once (above), a revocation made directly
+// in the database applies within that time.
+TEST_F(AuthTest, ARevocationMadeInTheDatabaseAppliesWithinTheCacheTime) {
+  WebProcess web({{"DATABASE_URL", db_.url()},
+                  {"FSM_ARGON2_OPSLIMIT", "1"},
+                  {"FSM_ARGON2_MEMLIMIT_KB", "8"},
+                  {"FSM_SESSION_CACHE_SECONDS", "1"}});
+  HttpClient c(web.port());
+  const std::string token = login(c, "owner@acme.test", kPassword).json()["token"];
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Authorization", "Bearer " + token}};
+  ASSERT_EQ(c.request("GET", "/api/v1/auth/me", "", bearer).status, 200);
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec("UPDATE sessions SET revoked_at = now()");
+    tx.commit();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(c.request("GET", "/api/v1/auth/me", "", bearer).status, 401);
 }
 
 TEST_F(AuthTest, MissingOrForgedTokensAreUnauthorized) {

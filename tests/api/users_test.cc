@@ -81,14 +81,18 @@ TEST_F(UsersTest, TheOwnerIsProtected) {
   auto renamed = call("PATCH", path(a_.owner_id), owner_, R"({"full_name":"The Owner"})");
   ASSERT_EQ(renamed.status, 200) << renamed.body;
   EXPECT_EQ(renamed.json()["full_name"], "The Owner");
-  // Admin may manage the others.
+  // Admin may manage the others; a new role applies to the user's open
+  // sessions at once (no cached session keeps the old one).
+  EXPECT_EQ(call("GET", "/api/v1/users", tech_).status, 403);
   auto promoted = call("PATCH", path(tech_id_), admin_, R"({"role":"admin"})");
   ASSERT_EQ(promoted.status, 200);
   EXPECT_EQ(promoted.json()["role"], "admin");
+  EXPECT_EQ(call("GET", "/api/v1/users", tech_).status, 200);
 }
 
 TEST_F(UsersTest, ANewPasswordEndsTheOldSessions) {
   const std::string before = tech_;
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", before).status, 200);  // looked up, maybe cached
   auto res = call("PATCH", path(tech_id_), admin_, R"({"password":"brand new password"})");
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.json()["version"], 2) << "the change is an event of the user";
@@ -105,6 +109,7 @@ TEST_F(UsersTest, ANewPasswordEndsTheOldSessions) {
 }
 
 TEST_F(UsersTest, ARemovedUserCanNoLongerSignIn) {
+  EXPECT_EQ(call("GET", "/api/v1/auth/me", tech2_).status, 200);
   EXPECT_EQ(call("DELETE", path(tech2_id_), owner_).status, 204);
   EXPECT_EQ(call("GET", "/api/v1/auth/me", tech2_).status, 401);
   EXPECT_EQ(call("GET", path(tech2_id_), owner_).status, 404);

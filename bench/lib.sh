@@ -7,7 +7,7 @@ bench_start_web() {
   shift
   bench_port=$(fsm_free_port)
   bench_web_log="$scratch/web.log"
-  env DATABASE_URL="$url" PORT="$bench_port" LOG_LEVEL=warn "$@" \
+  env DATABASE_URL="$url" PORT="$bench_port" "$@" \
     build/release/src/fsm-web >"$bench_web_log" &
   bench_web=$!
   local _

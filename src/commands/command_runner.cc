@@ -1,10 +1,14 @@
 #include "commands/command_runner.h"
 
+#include <algorithm>
+
+#include "common/time.h"
 #include "common/uuid.h"
 #include "events/pg_auth_store.h"
 #include "events/pg_event_store.h"
 #include "events/pg_idempotency_store.h"
 #include "projections/entity_projector.h"
+#include "projections/entity_reads.h"
 
 namespace fsm::commands {
 
@@ -16,10 +20,11 @@ domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_i
   return state;
 }
 
-std::optional<std::vector<events::RecordedEvent>> append_and_project(
-    pqxx::work& tx, const Actor& actor, const std::string& stream_id,
-    const std::string& stream_type, int expected_version,
-    const std::vector<domain::DomainEvent>& evs, std::string* row) {
+namespace {
+
+events::AppendRequest append_request(const Actor& actor, const std::string& stream_id,
+                                     const std::string& stream_type, int expected_version,
+                                     const std::vector<domain::DomainEvent>& evs) {
   events::AppendRequest req;
   req.stream_id = stream_id;
   req.stream_type = stream_type;
@@ -32,6 +37,96 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
   req.metadata.causation_id = command_id;
   req.metadata.correlation_id = actor.trace_id.empty() ? command_id : actor.trace_id;
   for (const auto& e : evs) req.events.push_back({new_uuid(), e.type, 1, e.data});
+  return req;
+}
+
+std::optional<Error> check_references(pqxx::work& tx, const Actor& actor,
+                                      const std::vector<Reference>& refs) {
+  for (const auto& ref : refs) {
+    auto value = projections::share_entity(tx, projections::entity_table(ref.stream_type),
+                                           actor.account_id, ref.id, ref.column);
+    if (!value) return ref.missing;
+    if ((ref.equals && *value != *ref.equals) || (ref.differs && *value == *ref.differs)) {
+      return ref.mismatch;
+    }
+  }
+  return std::nullopt;
+}
+
+// The same creation as the general path, as one autocommit statement: the
+// references are share-locked and checked, and the stream row, the event and
+// the read-table row are inserted, by one INSERT ... WITH. nullopt when it
+// wrote nothing (a reference failed, or the id exists): the general path then
+// runs and says why.
+std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor& actor,
+                                               const Command& cmd) {
+  const auto& table = projections::entity_table(cmd.stream_type);
+  const auto req = append_request(actor, cmd.stream_id, cmd.stream_type, 0, {*cmd.creation});
+  std::vector<std::string> params = events::PgEventStore::append_params(req);  // $1..$7
+  auto param = [&params](const std::string& value) {
+    params.push_back(value);
+    return projections::placeholder(params.size());
+  };
+  std::string ctes, gate = "true";
+  for (std::size_t i = 0; i < cmd.references.size(); ++i) {
+    const auto& ref = cmd.references[i];
+    const auto& t = projections::entity_table(ref.stream_type);
+    if (ref.column != "id" &&
+        std::find(t.columns.begin(), t.columns.end(), ref.column) == t.columns.end()) {
+      throw std::invalid_argument("not a column of " + t.table + ": " + ref.column);
+    }
+    const std::string name = "ref" + std::to_string(i);
+    ctes += name + " AS (SELECT coalesce(e." + ref.column + "::text, '') AS v FROM streams s JOIN " +
+            t.table + " e ON e.id = s.stream_id WHERE s.stream_id = " + param(ref.id) +
+            "::uuid AND e.account_id = $7::uuid FOR SHARE), ";
+    std::string cond;
+    if (ref.equals) cond = " WHERE v = " + param(*ref.equals);
+    if (ref.differs) cond = " WHERE v <> " + param(*ref.differs);
+    gate += " AND EXISTS (SELECT 1 FROM " + name + cond + ")";
+  }
+  const std::string row = param(
+      projections::created_row(cmd.creation->data, cmd.stream_id, actor.account_id, 1).dump());
+  // created_at/updated_at are the event's recorded_at at millisecond
+  // precision, exactly what the projector writes when it replays the event.
+  const std::string sql =
+      "WITH " + ctes + events::PgEventStore::new_stream_ctes(gate) + ", projected AS (" +
+      projections::insert_row_sql(
+          table, "appended a, jsonb_populate_record(NULL::" + table.table + ", " + row +
+                     "::jsonb || jsonb_build_object('created_at', date_trunc('milliseconds',"
+                     " a.recorded_at), 'updated_at', date_trunc('milliseconds', a.recorded_at))) r") +
+      ") SELECT a.global_position, a.tx_id::text, a.stream_version,"
+      " (extract(epoch FROM a.recorded_at) * 1000000)::bigint, (SELECT row_json FROM projected)"
+      " FROM appended a";
+  auto rows = pool.run([&](pqxx::connection& conn) {
+    try {
+      pqxx::nontransaction tx(conn);
+      return projections::exec_cached(tx, sql, params);
+    } catch (const pqxx::unique_violation&) {
+      return pqxx::result();  // the general path reports it
+    }
+  });
+  if (rows.empty() || rows[0][4].is_null()) return std::nullopt;
+  events::RecordedEvent e;
+  e.position = rows[0][0].as<std::int64_t>();
+  e.tx_id = std::stoull(rows[0][1].c_str());
+  e.version = rows[0][2].as<int>();
+  e.recorded_at = from_unix_micros(rows[0][3].as<std::int64_t>());
+  e.event_id = req.events[0].event_id;
+  e.stream_id = cmd.stream_id;
+  e.stream_type = cmd.stream_type;
+  e.type = cmd.creation->type;
+  e.data = cmd.creation->data;
+  e.metadata = req.metadata.to_json();
+  return Outcome{1, {std::move(e)}, rows[0][4].c_str()};
+}
+
+}  // namespace
+
+std::optional<std::vector<events::RecordedEvent>> append_and_project(
+    pqxx::work& tx, const Actor& actor, const std::string& stream_id,
+    const std::string& stream_type, int expected_version,
+    const std::vector<domain::DomainEvent>& evs, std::string* row) {
+  const auto req = append_request(actor, stream_id, stream_type, expected_version, evs);
   auto outcome = events::PgEventStore::append_in(tx, req);
   auto* ok = std::get_if<events::AppendResult>(&outcome);
   if (!ok) return std::nullopt;
@@ -50,6 +145,9 @@ void prepare(pqxx::connection& conn) {
 }
 
 Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd) {
+  if (cmd.creates && cmd.creation && !cmd.after && !actor.idempotency) {
+    if (auto done = create_in_one_statement(pool, actor, cmd)) return std::move(*done);
+  }
   for (int attempt = 1;; ++attempt) {
     auto result = pool.run([&](pqxx::connection& conn) -> std::optional<Result<Outcome>> {
       pqxx::work tx(conn);
@@ -75,7 +173,12 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
         e.actual_version = state.version;
         return Result<Outcome>(std::move(e));
       }
-      auto decided = cmd.decide(state, tx);
+      if (auto failed = check_references(tx, actor, cmd.references)) {
+        return Result<Outcome>(std::move(*failed));
+      }
+      auto decided = cmd.creation ? Result<std::vector<domain::DomainEvent>>(
+                                        std::vector<domain::DomainEvent>{*cmd.creation})
+                                  : cmd.decide(state, tx);
       if (!decided) return Result<Outcome>(decided.error());
       if (decided->empty()) return Result<Outcome>(Outcome{state.version, {}});
       try {

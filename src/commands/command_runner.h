@@ -40,6 +40,21 @@ struct Actor {
   std::optional<IdempotencyClaim> idempotency = std::nullopt;
 };
 
+// Another entity a command relies on (the client of a new job). The runner
+// share-locks its stream and row for the rest of the transaction, so it cannot
+// be deleted or changed before the command commits, and checks it.
+struct Reference {
+  std::string stream_type;  // "client"
+  std::string id;
+  Error missing;  // when the account has no such live entity
+  // Optionally, a column of its row (from code) that must equal / must not
+  // equal a value, else `mismatch`.
+  std::string column = "id";
+  std::optional<std::string> equals = std::nullopt;
+  std::optional<std::string> differs = std::nullopt;
+  Error mismatch = Error::of(ErrorCode::kValidation, "");
+};
+
 struct Command {
   std::string stream_id;
   std::string stream_type;   // "job"
@@ -48,8 +63,14 @@ struct Command {
   // Whether the actor may see this entity at all (a tech and another tech's
   // visit); when not, the command answers NOT_FOUND before anything else.
   std::function<bool(const domain::EntityState&)> visible;
+  // Checked (and locked) before deciding.
+  std::vector<Reference> references;
+  // A creation decided in advance (validated input, references above): the
+  // runner then needs no `decide`, and without `after` or an idempotency key
+  // it writes stream, event and read-table row in one autocommit statement.
+  std::optional<domain::DomainEvent> creation;
   // Decides on the current state (not live when `creates`). May read other
-  // tables through `tx` (e.g. that a referenced client exists in the account).
+  // tables through `tx`.
   std::function<Result<std::vector<domain::DomainEvent>>(const domain::EntityState&,
                                                          pqxx::work& tx)>
       decide;

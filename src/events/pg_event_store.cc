@@ -57,18 +57,22 @@ std::string append_existing_sql() {
 // A new stream: inserting its row claims it. When another transaction creates
 // the same stream concurrently, the insert waits for it and then yields no row,
 // which is reported as a ConcurrencyConflict (never dropped silently).
-std::string append_new_sql() {
-  return std::string("WITH ") + kInputCte +
+std::string new_stream_sql(const std::string& gate, const std::string& returning) {
+  return std::string(kInputCte) +
          ", created AS ("
          " INSERT INTO streams (stream_id, stream_type, version)"
-         " VALUES ($1::uuid, $2::text, $3::int + $5::int)"
-         " ON CONFLICT (stream_id) DO NOTHING RETURNING version) "
+         " SELECT $1::uuid, $2::text, $3::int + $5::int WHERE " + gate +
+         " ON CONFLICT (stream_id) DO NOTHING RETURNING version), "
+         "appended AS ("
          "INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type,"
          " schema_version, data, metadata, account_id) "
          "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
          " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN created ORDER BY i.ord "
-         "RETURNING " +
-         kAssignedColumns;
+         "RETURNING " + returning + ")";
+}
+
+std::string append_new_sql() {
+  return "WITH " + new_stream_sql("true", kAssignedColumns) + " SELECT * FROM appended";
 }
 
 std::uint64_t parse_u64(std::string_view text) {
@@ -248,6 +252,20 @@ AppendOutcome PgEventStore::append(const AppendRequest& request, const InTransac
       throw;
     }
   });
+}
+
+std::vector<std::string> PgEventStore::append_params(const AppendRequest& req) {
+  return {req.stream_id,
+          req.stream_type,
+          std::to_string(req.expected_version),
+          events_param(req.events),
+          std::to_string(req.events.size()),
+          req.metadata.to_json().dump(),
+          req.metadata.account_id};
+}
+
+std::string PgEventStore::new_stream_ctes(const std::string& gate) {
+  return new_stream_sql(gate, "global_position, tx_id, stream_version, recorded_at");
 }
 
 void PgEventStore::lock_stream(pqxx::transaction_base& tx, const std::string& stream_id) {

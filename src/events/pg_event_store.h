@@ -36,6 +36,16 @@ class PgEventStore final : public EventStore {
   // Takes the stream's row lock until the transaction ends, so commands on one
   // stream queue instead of racing (no-op for a stream that does not exist).
   static void lock_stream(pqxx::transaction_base& tx, const std::string& stream_id);
+
+  // For a statement that creates a stream and writes more in the same
+  // statement: the CTEs `input`, `created` and `appended` (RETURNING
+  // global_position, tx_id, stream_version, recorded_at) of an append to a
+  // new stream, taking the append's parameters $1..$7 (stream_id, stream_type,
+  // 0, events JSON, count, metadata JSON, account_id). Nothing is written
+  // unless the SQL condition `gate` holds.
+  static std::string new_stream_ctes(const std::string& gate);
+  // The parameters of an append, in that order.
+  static std::vector<std::string> append_params(const AppendRequest& request);
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);

@@ -219,18 +219,14 @@ Response Resources::list_under(const Request& req, const std::string& parent_typ
 
 Response Resources::create_entity(const Request& req, const commands::Actor& actor,
                                   const std::string& stream_type, const std::string& aggregate,
-                                  nlohmann::json data, const Check& check) {
+                                  nlohmann::json data, std::vector<commands::Reference> references) {
   commands::Command cmd;
   cmd.stream_id = new_uuid();
   cmd.stream_type = stream_type;
   cmd.creates = true;
   data["account_id"] = actor.account_id;
-  cmd.decide = [&](const domain::EntityState&, pqxx::work& tx) -> Result<domain::Events> {
-    if (check) {
-      if (auto err = check(tx, actor, cmd.stream_id)) return *err;
-    }
-    return domain::Events{{aggregate + "Created", data}};
-  };
+  cmd.creation = domain::DomainEvent{aggregate + "Created", std::move(data)};
+  cmd.references = std::move(references);
   return run_and_answer(req, actor, cmd, 201);
 }
 
@@ -325,11 +321,7 @@ Response Resources::create_property(const Request& req) {
   if (!fields) return error_response(fields.error(), req.request_id);
   fields.value()["client_id"] = client_id;
   return create_entity(req, std::get<commands::Actor>(who), "property", "Property", *fields,
-                       [client_id](pqxx::work& tx, const commands::Actor& actor,
-                                   const std::string&) {
-                         return require_entity(tx, actor, "client", client_id,
-                                               Error::of(ErrorCode::kNotFound, "no such client"));
-                       });
+                       {{"client", client_id, Error::of(ErrorCode::kNotFound, "no such client")}});
 }
 
 void Resources::register_client_routes(Router& router) {

@@ -77,13 +77,14 @@ class Resources {
                           const std::string& id);
 
   // Generic commands on plain entities (fields + Created/Updated/Deleted).
-  // `data` is the validated body; `check` (optional) runs in the command's
-  // transaction before the events are decided (references, preconditions).
+  // `data` is the validated body; `references` are the entities the new one
+  // relies on; `check` (optional) runs in a delete's transaction before it is
+  // decided.
   using Check = std::function<std::optional<Error>(pqxx::work&, const commands::Actor&,
                                                    const std::string& id)>;
   Response create_entity(const Request& req, const commands::Actor& actor,
                          const std::string& stream_type, const std::string& aggregate,
-                         nlohmann::json data, const Check& check = {});
+                         nlohmann::json data, std::vector<commands::Reference> references = {});
   Response patch_entity(const Request& req, const std::string& stream_type,
                         const std::string& aggregate, const std::vector<domain::FieldSpec>& fields);
   Response delete_entity(const Request& req, const std::string& stream_type,

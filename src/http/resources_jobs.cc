@@ -48,6 +48,10 @@ std::optional<std::string> locked_column(pqxx::work& tx, const commands::Actor& 
                                    id, column);
 }
 
+Error wrong_client() {
+  return Error::validation({{{"property_id"}, "must be a property of the job's client"}});
+}
+
 // A job's property must be one of the job's client's properties.
 std::optional<Error> check_property(pqxx::work& tx, const commands::Actor& actor,
                                     const nlohmann::json& property_id,
@@ -55,9 +59,7 @@ std::optional<Error> check_property(pqxx::work& tx, const commands::Actor& actor
   if (!property_id.is_string()) return std::nullopt;
   auto owner = locked_column(tx, actor, "property", "client_id", property_id.get<std::string>());
   if (!owner) return bad_reference("property_id", "property");
-  if (*owner != client_id) {
-    return Error::validation({{{"property_id"}, "must be a property of the job's client"}});
-  }
+  if (*owner != client_id) return wrong_client();
   return std::nullopt;
 }
 
@@ -96,17 +98,14 @@ Response Resources::create_job(const Request& req) {
   auto& data = fields.value();
   if (data["priority"].is_null()) data["priority"] = "normal";
   data["status"] = "draft";
-  return create_entity(
-      req, std::get<commands::Actor>(who), "job", "Job", data,
-      [&data](pqxx::work& tx, const commands::Actor& actor,
-              const std::string&) -> std::optional<Error> {
-        const std::string client_id = data["client_id"];
-        if (auto e = require_entity(tx, actor, "client", client_id,
-                                    bad_reference("client_id", "client"))) {
-          return e;
-        }
-        return check_property(tx, actor, data["property_id"], client_id);
-      });
+  std::vector<commands::Reference> refs = {
+      {"client", data["client_id"], bad_reference("client_id", "client")}};
+  if (data["property_id"].is_string()) {
+    refs.push_back({"property", data["property_id"], bad_reference("property_id", "property"),
+                    "client_id", data["client_id"].get<std::string>(), std::nullopt,
+                    wrong_client()});
+  }
+  return create_entity(req, std::get<commands::Actor>(who), "job", "Job", data, std::move(refs));
 }
 
 Response Resources::patch_job(const Request& req) {
@@ -182,17 +181,14 @@ Response Resources::create_visit(const Request& req) {
   data["status"] = "scheduled";
   data["arrived_at"] = nullptr;
   data["completed_at"] = nullptr;
-  return create_entity(
-      req, std::get<commands::Actor>(who), "visit", "Visit", data,
-      [&data, job_id](pqxx::work& tx, const commands::Actor& actor,
-                      const std::string&) -> std::optional<Error> {
-        auto status = locked_column(tx, actor, "job", "status", job_id);
-        if (!status) return Error::of(ErrorCode::kNotFound, "no such job");
-        if (*status == "invoiced") {
-          return Error::of(ErrorCode::kImmutableEntity, "an invoiced job takes no new visits");
-        }
-        return check_assignee(tx, actor, data["assigned_user_id"]);
-      });
+  std::vector<commands::Reference> refs = {
+      {"job", job_id, Error::of(ErrorCode::kNotFound, "no such job"), "status", std::nullopt,
+       "invoiced", Error::of(ErrorCode::kImmutableEntity, "an invoiced job takes no new visits")}};
+  if (data["assigned_user_id"].is_string()) {
+    refs.push_back({"user", data["assigned_user_id"], bad_reference("assigned_user_id", "user")});
+  }
+  return create_entity(req, std::get<commands::Actor>(who), "visit", "Visit", data,
+                       std::move(refs));
 }
 
 Response Resources::patch_visit(const Request& req) {

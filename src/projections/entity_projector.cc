@@ -63,11 +63,8 @@ void prepare_entity_projector(pqxx::connection& conn) {
     // The JSON keys name the columns; PostgreSQL converts each value to the
     // column's type (uuid, timestamptz, ...). Keys without a column are ignored.
     // Both answer the row they wrote, as the API shows it.
-    conn.prepare(stmt(t, "insert"), "INSERT INTO " + t.table + " AS t (id, " + cols +
-                                        ") SELECT r.id, " + from_r +
-                                        " FROM jsonb_populate_record(NULL::" + t.table +
-                                        ", $1::jsonb) r ON CONFLICT (id) DO NOTHING RETURNING " +
-                                        row_json_sql(t));
+    conn.prepare(stmt(t, "insert"),
+                 insert_row_sql(t, "jsonb_populate_record(NULL::" + t.table + ", $1::jsonb) r"));
     // jsonb_populate_record(t, …) starts from the current row, so columns
     // absent from the JSON keep their values.
     conn.prepare(stmt(t, "update"), "UPDATE " + t.table + " AS t SET (" + cols + ") = (SELECT " +
@@ -77,6 +74,25 @@ void prepare_entity_projector(pqxx::connection& conn) {
     conn.prepare(stmt(t, "delete"),
                  "DELETE FROM " + t.table + " WHERE id = $1::uuid AND version < $2::int");
   }
+}
+
+nlohmann::json created_row(const nlohmann::json& data, const std::string& id,
+                           const nlohmann::json& account_id, int version) {
+  nlohmann::json row = data;
+  row["id"] = id;
+  if (!row.contains("account_id")) row["account_id"] = account_id;
+  row["version"] = version;
+  return row;
+}
+
+std::string insert_row_sql(const EntityTable& t, const std::string& from) {
+  std::string cols, from_r;
+  for (const auto& c : t.columns) {
+    cols += ", " + c;
+    from_r += ", r." + c;
+  }
+  return "INSERT INTO " + t.table + " AS t (id" + cols + ") SELECT r.id" + from_r + " FROM " +
+         from + " ON CONFLICT (id) DO NOTHING RETURNING " + row_json_sql(t) + " AS row_json";
 }
 
 std::string row_json_sql(const EntityTable& t) {
@@ -97,10 +113,8 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
   const std::string at = format_rfc3339(e.recorded_at);
   pqxx::result written;
   if (e.type.ends_with("Created")) {
-    nlohmann::json row = e.data;
-    row["id"] = e.stream_id;
-    if (!row.contains("account_id")) row["account_id"] = e.metadata.value("account_id", nullptr);
-    row["version"] = e.version;
+    nlohmann::json row =
+        created_row(e.data, e.stream_id, e.metadata.value("account_id", nlohmann::json()), e.version);
     row["created_at"] = at;
     row["updated_at"] = at;
     written = tx.exec_prepared(stmt(*t, "insert"), row.dump());

@@ -38,4 +38,13 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
 // API's JSON text: every column, timestamps in UTC with milliseconds.
 std::string row_json_sql(const EntityTable& table);
 
+// The row a Created event makes (without created_at/updated_at, which are
+// the event's recorded_at): its data plus id, account_id and version.
+nlohmann::json created_row(const nlohmann::json& data, const std::string& id,
+                           const nlohmann::json& account_id, int version);
+
+// The statement that inserts a Created event's row: `from` is a FROM list
+// that defines the record `r` (of the table's row type). RETURNING row_json.
+std::string insert_row_sql(const EntityTable& table, const std::string& from);
+
 }  // namespace fsm::projections

@@ -19,11 +19,7 @@ void require_column(const EntityTable& t, const std::string& c) {
 
 // The condition that limits the table (alias `alias`) to what the tech `$n` may see.
 std::string visibility(const EntityTable& t, std::size_t n, const std::string& alias) {
-  // Appended piecewise: `"$" + std::to_string(n)` trips GCC 12's -Wrestrict
-  // false positive at -O3.
-  std::string p = "$";
-  p += std::to_string(n);
-  p += "::uuid";
+  const std::string p = placeholder(n) + "::uuid";
   if (t.table == "visits") return alias + ".assigned_user_id = " + p;
   if (t.table == "jobs") {
     return "EXISTS (SELECT 1 FROM visits v WHERE v.job_id = " + alias +
@@ -33,6 +29,14 @@ std::string visibility(const EntityTable& t, std::size_t n, const std::string& a
 }
 
 }  // namespace
+
+std::string placeholder(std::size_t n) {
+  // Appended piecewise: `"$" + std::to_string(n)` trips GCC 12's -Wrestrict
+  // false positive at -O3.
+  std::string p = "$";
+  p += std::to_string(n);
+  return p;
+}
 
 pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
                          const std::vector<std::string>& params) {
@@ -91,7 +95,7 @@ ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
     if (!kOps.count(c.op)) throw std::invalid_argument("not a comparison: " + c.op);
     params.push_back(c.value);
     // The parameter takes the column's type (uuid, timestamptz, text).
-    where += " AND {t}." + c.column + " " + c.op + " $" + std::to_string(params.size());
+    where += " AND {t}." + c.column + " " + c.op + " " + placeholder(params.size());
   }
   if (!q.visible_to.empty()) {
     params.push_back(q.visible_to);

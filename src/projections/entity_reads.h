@@ -65,6 +65,9 @@ ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& table,
                        const std::string& account_id, const ListQuery& query,
                        TotalsCache* totals = nullptr);
 
+// The SQL placeholder "$n".
+std::string placeholder(std::size_t n);
+
 // Runs `sql` as a prepared statement of the connection (prepared on first use).
 pqxx::result exec_cached(pqxx::transaction_base& tx, const std::string& sql,
                          const std::vector<std::string>& params);

@@ -15,22 +15,7 @@ cd "$FSM_ROOT"
 secs=${1:-10}
 conns=16
 
-fsm_install_packages "${FSM_APT_PACKAGES[@]}" "${FSM_BENCH_PACKAGES[@]}"
-fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
-
-scratch=$(mktemp -d -t fsm-bench-XXXXXX)
-chmod 755 "$scratch"
-bench_web=""
-cleanup() {
-  [ -n "$bench_web" ] && kill -TERM "$bench_web" 2>/dev/null && wait "$bench_web" 2>/dev/null
-  fsm_pg_stop "$scratch/pg"
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-fsm_pg_start "$scratch/pg"
-fsm_pg_createdb ai_fsm
-url=$(fsm_pg_url ai_fsm)
-build/release/src/fsmctl --database-url "$url" migrate >/dev/null
+bench_setup
 psql "$url" -q -f bench/sql/raw_events.sql
 
 fsm_log "pgbench raw INSERT, $conns clients, ${secs}s"

@@ -1,5 +1,29 @@
 # Shared by the HTTP benchmarks (sourced after ops/lib/common.sh).
 
+# Installs what is missing, builds Release, starts a private cluster (fsync
+# on: production settings) with a migrated database; sets `scratch` and `url`.
+# Everything, fsm-web included, is stopped and removed on exit.
+bench_setup() {
+  fsm_install_packages "${FSM_APT_PACKAGES[@]}" "${FSM_BENCH_PACKAGES[@]}"
+  fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
+  scratch=$(mktemp -d -t fsm-bench-XXXXXX)
+  chmod 755 "$scratch"  # the postgres user runs the cluster inside it
+  bench_web=""
+  trap bench_cleanup EXIT
+  fsm_pg_start "$scratch/pg"
+  fsm_pg_createdb ai_fsm
+  url=$(fsm_pg_url ai_fsm)
+  build/release/src/fsmctl --database-url "$url" migrate >/dev/null
+}
+
+bench_cleanup() {
+  if [ -n "$bench_web" ]; then
+    kill -TERM "$bench_web" 2>/dev/null && wait "$bench_web" 2>/dev/null
+  fi
+  fsm_pg_stop "$scratch/pg"
+  rm -rf "$scratch"
+}
+
 # Starts fsm-web (Release) on a free port against $1 with extra env "$@";
 # sets bench_web (pid), bench_port, bench_web_log.
 bench_start_web() {

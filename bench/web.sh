@@ -9,21 +9,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$FSM_ROOT"
 secs=${1:-10}
 
-fsm_install_packages "${FSM_APT_PACKAGES[@]}" "${FSM_BENCH_PACKAGES[@]}"
-fsm_build build/release Release -DFSM_BUILD_TESTS=OFF -DFSM_BUILD_BENCH=ON >&2
-
-scratch=$(mktemp -d -t fsm-bench-XXXXXX)
-bench_web=""
-cleanup() {
-  [ -n "$bench_web" ] && kill -TERM "$bench_web" 2>/dev/null && wait "$bench_web" 2>/dev/null
-  fsm_pg_stop "$scratch/pg"
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-fsm_pg_start "$scratch/pg"
-fsm_pg_createdb ai_fsm
-url=$(fsm_pg_url ai_fsm)
-build/release/src/fsmctl --database-url "$url" migrate >/dev/null
+bench_setup
 
 bench_start_web "$url" LOG_LEVEL=info
 startup_ms=$(grep '"fsm-web ready"' "$bench_web_log" | jq .startup_ms)

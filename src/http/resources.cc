@@ -242,10 +242,7 @@ Response Resources::patch_entity(const Request& req, const std::string& stream_t
   for (auto& s : specs) s.required = false;
   auto patch = domain::validate_body(*body, specs, domain::Mode::kPatch);
   if (!patch) return error_response(patch.error(), req.request_id);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = stream_type;
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command(stream_type);
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) -> Result<domain::Events> {
     return domain::update_events(aggregate, s, *patch);
   };
@@ -257,10 +254,7 @@ Response Resources::delete_entity(const Request& req, const std::string& stream_
   auto t = target(req, kOwner);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = stream_type;
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command(stream_type);
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     if (check) {
       if (auto err = check(tx, actor, id)) return *err;

@@ -58,6 +58,15 @@ class Resources {
     commands::Actor actor;
     std::string id;
     std::optional<int> if_match;
+
+    // A command on this entity, conditional on If-Match when it was sent.
+    commands::Command command(const std::string& stream_type) const {
+      commands::Command c;
+      c.stream_id = id;
+      c.stream_type = stream_type;
+      c.if_match = if_match;
+      return c;
+    }
   };
   std::variant<Target, Response> target(const Request& req, const Roles& roles) const;
 

@@ -114,10 +114,7 @@ Response Resources::patch_job(const Request& req) {
   const auto& [actor, id, if_match] = std::get<Target>(t);
   auto patch = body_of(req, domain::job_patch_fields(), domain::Mode::kPatch);
   if (!patch) return error_response(patch.error(), req.request_id);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "job";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("job");
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     auto decided = domain::decide_job_patch(s, *patch);
     if (!decided || !patch->contains("property_id")) return decided;
@@ -131,10 +128,7 @@ Response Resources::delete_job(const Request& req) {
   auto t = target(req, kOwner);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "job";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("job");
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     auto decided = domain::decide_job_delete(s);
     // New visits share-lock the job's stream, which this command holds.
@@ -153,10 +147,7 @@ Response Resources::transition_job(const Request& req) {
   auto body = body_of(req, domain::transition_fields(), domain::Mode::kCreate);
   if (!body) return error_response(body.error(), req.request_id);
   const std::string to = (*body)["status"];
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "job";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("job");
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) {
     // Invoices arrive with the money module; until then no invoice can
     // reference a job, so `invoiced` is refused as the contract requires.
@@ -205,10 +196,7 @@ Response Resources::patch_visit(const Request& req) {
       }
     }
   }
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "visit";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("visit");
   cmd.visible = visible_to(actor);
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     auto decided = domain::decide_visit_patch(s, *patch);
@@ -225,10 +213,7 @@ Response Resources::transition_visit(const Request& req) {
   const auto& [actor, id, if_match] = std::get<Target>(t);
   auto body = body_of(req, domain::visit_transition_fields(), domain::Mode::kCreate);
   if (!body) return error_response(body.error(), req.request_id);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "visit";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("visit");
   cmd.visible = visible_to(actor);
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) -> Result<domain::Events> {
     return domain::decide_visit_transition(s, (*body)["status"], (*body)["tech_notes"],

@@ -63,10 +63,7 @@ Response Resources::patch_user(const Request& req) {
   nlohmann::json changes = *patch;
   const auto hash = take_password(changes, hasher_);
 
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "user";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("user");
   cmd.decide = [&](const domain::EntityState& s, pqxx::work&) {
     return domain::decide_user_patch(s, *patch, actor.role);
   };
@@ -85,10 +82,7 @@ Response Resources::delete_user(const Request& req) {
   auto t = target(req, kOwner);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
-  commands::Command cmd;
-  cmd.stream_id = id;
-  cmd.stream_type = "user";
-  cmd.if_match = if_match;
+  auto cmd = std::get<Target>(t).command("user");
   cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) -> Result<domain::Events> {
     // Visits share-lock their assignee's stream, which this command holds:
     // no visit can be assigned to the user while this check runs.

@@ -66,8 +66,9 @@ TEST_F(UsersTest, RolesAndBodiesAreChecked) {
   EXPECT_EQ(weak.json()["error"]["details"]["issues"].size(), 2u);
   auto list = call("GET", "/api/v1/users?role=tech&sort=email&order=asc", admin_);
   ASSERT_EQ(list.status, 200) << list.body;
-  EXPECT_EQ(list.json()["pagination"]["total"], 2);
-  for (const auto& u : list.json()["data"]) EXPECT_EQ(u["role"], "tech");
+  const json page = list.json();  // a named value: ranging over a temporary's member dangles
+  EXPECT_EQ(page["pagination"]["total"], 2);
+  for (const auto& u : page["data"]) EXPECT_EQ(u["role"], "tech");
   EXPECT_EQ(call("GET", "/api/v1/users?role=boss", admin_).status, 400);
 }
 

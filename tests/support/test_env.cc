@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -168,8 +169,14 @@ WebProcess::WebProcess(std::map<std::string, std::string> env) {
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   env.emplace("PORT", "0");
   env.emplace("FSM_HTTP_HOST", "127.0.0.1");
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Should the test process die without its destructors (a sanitizer
+    // abort), the server dies too, instead of holding ctest's output pipe
+    // open until the test timeout.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) std::_Exit(127);
     ::dup2(fds[1], STDOUT_FILENO);
     ::close(fds[0]);
     ::close(fds[1]);

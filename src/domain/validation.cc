@@ -4,6 +4,7 @@
 
 #include "common/time.h"
 #include "common/uuid.h"
+#include "domain/money.h"
 
 namespace fsm::domain {
 namespace {
@@ -83,6 +84,14 @@ std::variant<json, std::string> check(const FieldSpec& spec, const json& v) {
       }
       return v;
     }
+    case FieldType::kQuantity: {
+      const auto text = decimal_text(v);
+      const auto hundredths = text ? money::parse_quantity(*text) : std::nullopt;
+      if (!hundredths) {
+        return std::string("must be a number > 0 with at most two decimals, up to 1000000");
+      }
+      return json(money::format_quantity(*hundredths));
+    }
     case FieldType::kInt: {
       if (!v.is_number_integer()) return std::string("must be an integer");
       const auto n = v.get<long long>();
@@ -141,9 +150,53 @@ Result<json> validate_body(const json& body, const std::vector<FieldSpec>& specs
   return out;
 }
 
+namespace {
+
+// Builds the DOM like nlohmann's own parser, except that a number with a
+// fraction or exponent is kept as its text ({"$decimal": "1.50"}): money
+// paths never see a double.
+class DecimalPreservingSax {
+ public:
+  explicit DecimalPreservingSax(json& root) : dom_(root, /*allow_exceptions=*/false) {}
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t, const std::string& text) {
+    std::string key = kDecimalKey, value = text;
+    return dom_.start_object(1) && dom_.key(key) && dom_.string(value) && dom_.end_object();
+  }
+  bool string(std::string& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return dom_.start_object(n); }
+  bool key(std::string& k) { return dom_.key(k); }
+  bool end_object() { return dom_.end_object(); }
+  bool start_array(std::size_t n) { return dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+};
+
+}  // namespace
+
+std::optional<std::string> decimal_text(const json& v) {
+  if (v.is_number_integer()) return v.dump();
+  if (v.is_object() && v.size() == 1 && v.contains(kDecimalKey) && v[kDecimalKey].is_string()) {
+    return v[kDecimalKey].get<std::string>();
+  }
+  return std::nullopt;
+}
+
 Result<json> parse_json_object(const std::string& text) {
-  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Error::validation({{{}, "body is not valid JSON"}}, "malformed JSON");
+  json body;
+  DecimalPreservingSax sax(body);
+  if (!json::sax_parse(text, &sax)) {
+    return Error::validation({{{}, "body is not valid JSON"}}, "malformed JSON");
+  }
   if (!body.is_object()) return Error::validation({{{}, "body must be a JSON object"}});
   return body;
 }

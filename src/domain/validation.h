@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,14 @@ enum class FieldType {
   kEnum,       // one of `choices`
   kInt,        // integer within [min, max]
   kPassword,   // 8..256 characters
+  kQuantity,   // a number > 0 with at most two decimals; stored as its decimal text ("1.5")
 };
+
+// parse_json_object keeps a number with a fraction or exponent as its text,
+// in an object {kDecimalKey: "1.50"}, so no value passes through a double.
+inline constexpr const char* kDecimalKey = "$decimal";
+// The decimal text of an integer or of such a number; nullopt for anything else.
+std::optional<std::string> decimal_text(const nlohmann::json& value);
 
 struct FieldSpec {
   std::string name;

@@ -23,8 +23,12 @@ void evolve(EntityState& state, const std::string& type, const json& data, int v
     for (const auto& [k, v] : changes.items()) state.fields[k] = v;
   } else if (type.ends_with("Deleted")) {
     state.deleted = true;
+  } else {
+    // Other event types (a payment on an invoice) may carry `changes`; a
+    // password change carries none.
+    const json changes = data.value("changes", json::object());
+    for (const auto& [k, v] : changes.items()) state.fields[k] = v;
   }
-  // Other event types of a stream (a password change) change no field.
 }
 
 DomainEvent updated_event(const std::string& aggregate, const EntityState& state,

@@ -5,8 +5,9 @@
 //   <Type>Updated        data: {changes: {field: new}, previous: {field: old}}
 //   <Type>StatusChanged  data: {from, to, changes: {...fields set by the move}}
 //   <Type>Deleted        data: {previous: {...the entity as it was}}
+//   any other type     data may hold {changes: {...}} (a payment on an invoice)
 // so one `evolve` serves them all; what differs per aggregate is `decide`
-// (validation and state machines, in rules.h).
+// (validation and state machines, in rules.h and documents.h).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -121,13 +121,11 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
   } else if (e.type.ends_with("Deleted")) {
     tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
   } else {
-    // Updated and StatusChanged carry changes; other event types (a password
-    // change) change no column but are still a version of the entity.
+    // Updated, StatusChanged and other event types (a payment) carry their
+    // column changes in `changes`; one without (a password change) is still
+    // a version of the entity.
     nlohmann::json changes = e.data.value("changes", nlohmann::json::object());
     if (e.type.ends_with("StatusChanged")) changes["status"] = e.data.value("to", "");
-    if (!e.type.ends_with("Updated") && !e.type.ends_with("StatusChanged")) {
-      changes = nlohmann::json::object();
-    }
     changes["version"] = e.version;
     changes["updated_at"] = at;
     changes.erase("id");

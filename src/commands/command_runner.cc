@@ -93,7 +93,8 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
       projections::insert_row_sql(
           table, "appended a, jsonb_populate_record(NULL::" + table.table + ", " + row +
                      "::jsonb || jsonb_build_object('created_at', date_trunc('milliseconds',"
-                     " a.recorded_at), 'updated_at', date_trunc('milliseconds', a.recorded_at))) r") +
+                     " a.recorded_at), 'updated_at', date_trunc('milliseconds', a.recorded_at), '" +
+                     projections::kPositionColumn + "', a.global_position)) r") +
       ") SELECT a.global_position, a.tx_id::text, a.stream_version,"
       " (extract(epoch FROM a.recorded_at) * 1000000)::bigint, (SELECT row_json FROM projected)"
       " FROM appended a";

@@ -55,10 +55,11 @@ const std::vector<EntityTable>& entity_tables() {
 
 void prepare_entity_projector(pqxx::connection& conn) {
   for (const auto& t : entity_tables()) {
-    std::string cols, from_r;
+    // Every column, and the position of the event applied (not in the API).
+    std::string cols = kPositionColumn, from_r = std::string("r.") + kPositionColumn;
     for (const auto& c : t.columns) {
-      cols += (cols.empty() ? "" : ", ") + c;
-      from_r += (from_r.empty() ? "" : ", ") + ("r." + c);
+      cols += ", " + c;
+      from_r += ", r." + c;
     }
     // The JSON keys name the columns; PostgreSQL converts each value to the
     // column's type (uuid, timestamptz, ...). Keys without a column are ignored.
@@ -86,7 +87,8 @@ nlohmann::json created_row(const nlohmann::json& data, const std::string& id,
 }
 
 std::string insert_row_sql(const EntityTable& t, const std::string& from) {
-  std::string cols, from_r;
+  std::string cols = std::string(", ") + kPositionColumn,
+              from_r = std::string(", r.") + kPositionColumn;
   for (const auto& c : t.columns) {
     cols += ", " + c;
     from_r += ", r." + c;
@@ -115,6 +117,7 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
   if (e.type.ends_with("Created")) {
     nlohmann::json row =
         created_row(e.data, e.stream_id, e.metadata.value("account_id", nlohmann::json()), e.version);
+    row[kPositionColumn] = e.position;
     row["created_at"] = at;
     row["updated_at"] = at;
     written = tx.exec_prepared(stmt(*t, "insert"), row.dump());
@@ -128,6 +131,7 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
     if (e.type.ends_with("StatusChanged")) changes["status"] = e.data.value("to", "");
     changes["version"] = e.version;
     changes["updated_at"] = at;
+    changes[kPositionColumn] = e.position;
     changes.erase("id");
     changes.erase("account_id");
     changes.erase("created_at");

@@ -25,6 +25,10 @@ struct EntityTable {
 
 const std::vector<EntityTable>& entity_tables();
 
+// The column of every entity table that holds the global position of the last
+// event applied to the row (not part of the API's JSON).
+inline constexpr const char* kPositionColumn = "last_event_position";
+
 // Registers the prepared statements on a connection.
 void prepare_entity_projector(pqxx::connection& conn);
 

@@ -100,10 +100,14 @@ TEST_F(CommandsTest, ACommandIsProjectedBeforeItsResultReturns) {
   EXPECT_EQ(created->events[0].metadata["trace_id"], "trace-cmd");
   EXPECT_FALSE(created->events[0].metadata["causation_id"].is_null());
 
+  EXPECT_EQ(job_row(id)["last_event_position"], created->events[0].position);
+
   auto patched = run(*pool_, actor_, patch_job(id, {{"title", "new"}}));
   ASSERT_TRUE(patched.ok());
   EXPECT_EQ(patched->version, 2);
   EXPECT_EQ(job_row(id)["title"], "new");
+  // The row records the position of the last event applied to it.
+  EXPECT_EQ(job_row(id)["last_event_position"], patched->events[0].position);
 
   auto noop = run(*pool_, actor_, patch_job(id, {{"title", "new"}}));
   ASSERT_TRUE(noop.ok());
@@ -138,6 +142,7 @@ TEST_F(CommandsTest, TheOneStatementCreationWritesWhatTheProjectorReplays) {
   auto general = run(*pool_, actor_, creation(general_id, true));
   ASSERT_TRUE(fast.ok() && general.ok());
   EXPECT_EQ(fast->row, row_of(fast_id)) << "the answer is the stored row";
+  EXPECT_EQ(json::parse(row_of(fast_id)).count("last_event_position"), 0u) << "not in the API";
   auto shape = [](std::string row, const std::string& id) {
     json j = json::parse(row);
     EXPECT_EQ(j["id"], id);

@@ -146,7 +146,8 @@ void prepare(pqxx::connection& conn) {
 }
 
 Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd) {
-  if (cmd.creates && cmd.creation && !cmd.after && !actor.idempotency) {
+  if (cmd.creates && cmd.creation && !cmd.after && !actor.idempotency &&
+      !projections::entity_table(cmd.stream_type).line_items) {
     if (auto done = create_in_one_statement(pool, actor, cmd)) return std::move(*done);
   }
   for (int attempt = 1;; ++attempt) {

@@ -105,8 +105,9 @@ Result<Events> decide_invoice_patch(const EntityState& invoice, const json& patc
   return update_events("Invoice", invoice, patch);
 }
 
-Result<Events> decide_payment(const EntityState& invoice, const std::string& payment_id,
-                              std::int64_t amount_cents, const std::string& now) {
+Result<Events> decide_payment(const EntityState& invoice, const json& payment,
+                              const std::string& now) {
+  const std::int64_t amount_cents = payment.value("amount_cents", std::int64_t{0});
   const std::string status = invoice.str("status");
   if (status != "sent" && status != "partial" && status != "overdue") {
     return Error::of(ErrorCode::kInvalidTransition,
@@ -122,8 +123,7 @@ Result<Events> decide_payment(const EntityState& invoice, const std::string& pay
   const std::string to = status_for(now_paid, total, status);
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to == "paid") changes["paid_at"] = now;
-  return Events{{"InvoicePaymentRecorded",
-                 {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
+  return Events{{"InvoicePaymentRecorded", {{"payment", payment}, {"changes", changes}}}};
 }
 
 Result<Events> decide_payment_removal(const EntityState& invoice, const std::string& payment_id,

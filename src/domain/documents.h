@@ -40,8 +40,10 @@ Result<Events> decide_invoice_patch(const EntityState& invoice, const nlohmann::
 // ---- payments
 // Recording: only on sent, partial or overdue invoices (INVALID_TRANSITION);
 // 0 < amount <= balance (VALIDATION_ERROR). paid_cents and status move with it.
-Result<Events> decide_payment(const EntityState& invoice, const std::string& payment_id,
-                              std::int64_t amount_cents, const std::string& now);
+// `payment`: the validated payment with its id ({id, amount_cents, method,
+// received_at, notes}); it travels in the event.
+Result<Events> decide_payment(const EntityState& invoice, const nlohmann::json& payment,
+                              const std::string& now);
 // Removing: paid_cents and status recomputed (paid → partial, or at zero back
 // to sent, or overdue when `past_due`).
 Result<Events> decide_payment_removal(const EntityState& invoice, const std::string& payment_id,

@@ -334,9 +334,11 @@ void Resources::register_client_routes(Router& router) {
                             const std::string& id) -> std::optional<Error> {
                            // The client's stream is locked by the command, and
                            // a new job share-locks it: no job can appear now.
-                           if (projections::is_referenced(tx, "jobs", "client_id",
-                                                          actor.account_id, id)) {
-                             return still_referenced("jobs");
+                           for (const char* table : {"jobs", "estimates", "invoices"}) {
+                             if (projections::is_referenced(tx, table, "client_id",
+                                                            actor.account_id, id)) {
+                               return still_referenced(table);
+                             }
                            }
                            delete_properties_of(tx, actor, id);
                            return std::nullopt;
@@ -371,6 +373,7 @@ void Resources::register_routes(Router& router) {
   register_client_routes(router);
   register_user_routes(router);
   register_job_routes(router);
+  register_money_routes(router);
 }
 
 }  // namespace fsm::http

@@ -125,6 +125,18 @@ class Resources {
   Response patch_visit(const Request& req);
   Response transition_visit(const Request& req);
 
+  void register_money_routes(Router& router);
+  Response create_estimate(const Request& req);
+  Response convert_estimate(const Request& req);
+  Response create_invoice(const Request& req);
+  // PATCH and transitions of estimates and invoices ("estimate" | "invoice").
+  Response patch_document(const Request& req, const std::string& stream_type);
+  Response transition_document(const Request& req, const std::string& stream_type);
+  Response create_payment(const Request& req);
+  Response list_payments(const Request& req);
+  Response delete_payment(const Request& req);
+  std::string payment_row(const commands::Actor& actor, const std::string& id);
+
   events::PgPool& pool_;
   const Auth& auth_;
   commands::PasswordHasher& hasher_;

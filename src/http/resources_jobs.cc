@@ -148,10 +148,16 @@ Response Resources::transition_job(const Request& req) {
   if (!body) return error_response(body.error(), req.request_id);
   const std::string to = (*body)["status"];
   auto cmd = std::get<Target>(t).command("job");
-  cmd.decide = [&](const domain::EntityState& s, pqxx::work&) {
-    // Invoices arrive with the money module; until then no invoice can
-    // reference a job, so `invoiced` is refused as the contract requires.
-    return domain::decide_job_transition(s, to, /*invoice_references_job=*/false);
+  cmd.decide = [&](const domain::EntityState& s, pqxx::work& tx) {
+    // A void invoice does not count. Invoices name their job at creation
+    // (share-locking it), so none can appear unseen while this job is locked.
+    const bool invoiced =
+        to == "invoiced" &&
+        !tx.exec_params("SELECT 1 FROM invoices WHERE account_id = $1::uuid AND job_id = $2::uuid"
+                        " AND status <> 'void' LIMIT 1",
+                        std::get<Target>(t).actor.account_id, std::get<Target>(t).id)
+             .empty();
+    return domain::decide_job_transition(s, to, invoiced);
   };
   return run_and_answer(req, actor, cmd, 200);
 }

@@ -19,6 +19,12 @@ std::string stmt(const EntityTable& t, const char* what) { return "fsm_proj_" + 
 
 }  // namespace
 
+const std::vector<std::string> kLineColumns = {"description", "quantity", "unit_price_cents",
+                                               "total_cents", "sort_order"};
+const std::vector<std::string> kInvoiceLineColumns = {
+    "estimate_line_item_id", "description", "quantity", "unit_price_cents", "total_cents",
+    "sort_order"};
+
 const std::vector<EntityTable>& entity_tables() {
   static const std::vector<std::string> kStamps = {"created_at", "updated_at"};
   static const std::vector<EntityTable> tables = {
@@ -49,6 +55,20 @@ const std::vector<EntityTable>& entity_tables() {
         "arrived_at", "completed_at", "tech_notes", "version", "created_at", "updated_at"},
        {"scheduled_start", "scheduled_end", "arrived_at", "completed_at", "created_at",
         "updated_at"}},
+      {"estimate",
+       "estimates",
+       {"account_id", "client_id", "job_id", "property_id", "status", "subtotal_cents",
+        "tax_rate_bps", "tax_cents", "total_cents", "notes", "internal_notes", "expires_at",
+        "sent_at", "invoice_id", "version", "created_at", "updated_at"},
+       {"expires_at", "sent_at", "created_at", "updated_at"},
+       ChildTable{"estimate_line_items", "estimate_id", kLineColumns}},
+      {"invoice",
+       "invoices",
+       {"account_id", "invoice_number", "client_id", "job_id", "property_id", "estimate_id",
+        "status", "subtotal_cents", "tax_rate_bps", "tax_cents", "total_cents", "paid_cents",
+        "notes", "due_date", "sent_at", "paid_at", "version", "created_at", "updated_at"},
+       {"due_date", "sent_at", "paid_at", "created_at", "updated_at"},
+       ChildTable{"invoice_line_items", "invoice_id", kInvoiceLineColumns}},
   };
   return tables;
 }
@@ -74,7 +94,30 @@ void prepare_entity_projector(pqxx::connection& conn) {
                                         row_json_sql(t));
     conn.prepare(stmt(t, "delete"),
                  "DELETE FROM " + t.table + " WHERE id = $1::uuid AND version < $2::int");
+    if (t.line_items) {
+      const auto& li = *t.line_items;
+      std::string li_cols = "id, account_id, " + li.parent_column, li_from = "r.id, $2::uuid, $1::uuid";
+      for (const auto& c : li.columns) {
+        li_cols += ", " + c;
+        li_from += ", r." + c;
+      }
+      // One statement: the DELETE sees the rows as they were before it, so the
+      // INSERT's new rows are never removed by it.
+      conn.prepare(stmt(t, "lines"), "WITH gone AS (DELETE FROM " + li.table + " WHERE " +
+                                         li.parent_column + " = $1::uuid) INSERT INTO " + li.table +
+                                         " (" + li_cols + ") SELECT " + li_from +
+                                         " FROM jsonb_populate_recordset(NULL::" + li.table +
+                                         ", $3::jsonb) r");
+      conn.prepare(stmt(t, "row"), "SELECT " + row_json_sql(t) + " FROM " + t.table +
+                                       " t WHERE t.id = $1::uuid");
+    }
   }
+  conn.prepare("fsm_proj_payments_insert",
+               "INSERT INTO payments (id, account_id, invoice_id, amount_cents, method, received_at,"
+               " notes, created_at, last_event_position) SELECT r.id, $2::uuid, $3::uuid,"
+               " r.amount_cents, r.method, r.received_at, r.notes, $4::timestamptz, $5::bigint"
+               " FROM jsonb_populate_record(NULL::payments, $1::jsonb) r ON CONFLICT (id) DO NOTHING");
+  conn.prepare("fsm_proj_payments_delete", "DELETE FROM payments WHERE id = $1::uuid");
 }
 
 nlohmann::json created_row(const nlohmann::json& data, const std::string& id,
@@ -105,8 +148,31 @@ std::string row_json_sql(const EntityTable& t) {
     out += stamp ? "to_char(t." + c + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
                  : "t." + c;
   }
+  if (t.line_items) {
+    const auto& li = *t.line_items;
+    out += ", 'line_items', (SELECT coalesce(json_agg(json_build_object('id', li.id";
+    for (const auto& c : li.columns) out += ", '" + c + "', li." + c;
+    out += ") ORDER BY li.sort_order), '[]'::json) FROM " + li.table + " li WHERE li." +
+           li.parent_column + " = t.id)";
+  }
   return out + ")::text";
 }
+
+namespace {
+
+// Payments are rows of their own, recorded and removed by events on their
+// invoice's stream.
+void apply_payment(pqxx::transaction_base& tx, const events::RecordedEvent& e,
+                   const std::string& at) {
+  if (e.type == "InvoicePaymentRecorded") {
+    tx.exec_prepared("fsm_proj_payments_insert", e.data.value("payment", nlohmann::json()).dump(),
+                     e.metadata.value("account_id", std::string()), e.stream_id, at, e.position);
+  } else if (e.type == "InvoicePaymentRemoved") {
+    tx.exec_prepared("fsm_proj_payments_delete", e.data.value("payment_id", std::string()));
+  }
+}
+
+}  // namespace
 
 std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
                                               const events::RecordedEvent& e) {
@@ -137,7 +203,21 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
     changes.erase("created_at");
     written = tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
   }
+  apply_payment(tx, e, at);
   if (written.empty()) return std::nullopt;
+  if (t->line_items) {
+    const nlohmann::json& source =
+        e.type.ends_with("Created") ? e.data : e.data.value("changes", nlohmann::json::object());
+    if (source.contains("line_items")) {
+      tx.exec_prepared(stmt(*t, "lines"), e.stream_id,
+                       e.metadata.value("account_id", nlohmann::json()).is_string()
+                           ? e.metadata["account_id"].get<std::string>()
+                           : std::string(),
+                       source["line_items"].dump());
+    }
+    // The answer includes the line items, written after the row.
+    return std::string(tx.exec_prepared1(stmt(*t, "row"), e.stream_id)[0].c_str());
+  }
   return std::string(written[0][0].c_str());
 }
 

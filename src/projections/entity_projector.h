@@ -16,11 +16,21 @@
 
 namespace fsm::projections {
 
+// Rows owned by an entity and answered inside it as `line_items` (estimates,
+// invoices). An event whose data (Created) or changes carry `line_items`
+// replaces them whole.
+struct ChildTable {
+  std::string table;                 // "estimate_line_items"
+  std::string parent_column;         // "estimate_id"
+  std::vector<std::string> columns;  // answered in the JSON, besides id
+};
+
 struct EntityTable {
   std::string stream_type;  // "job"
   std::string table;        // "jobs"
   std::vector<std::string> columns;  // every column but id
   std::vector<std::string> timestamps;  // the timestamptz columns among them
+  std::optional<ChildTable> line_items = std::nullopt;
 };
 
 const std::vector<EntityTable>& entity_tables();

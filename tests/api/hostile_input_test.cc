@@ -40,7 +40,24 @@ TEST_F(HostileInputTest, WriteRoutesAnswer4xxToAnyBody) {
   const std::string visit = post("/api/v1/jobs/" + job + "/visits", owner_,
                                  {{"scheduled_start", "2026-12-01T09:00:00Z"},
                                   {"scheduled_end", "2026-12-01T10:00:00Z"}})["id"];
+  const std::string estimate =
+      post("/api/v1/estimates", owner_,
+           {{"client_id", client},
+            {"line_items", json::array({{{"description", "d"}, {"quantity", 1},
+                                         {"unit_price_cents", 100}}})}})["id"];
+  const std::string invoice =
+      post("/api/v1/invoices", owner_,
+           {{"client_id", client},
+            {"line_items", json::array({{{"description", "d"}, {"quantity", 1},
+                                         {"unit_price_cents", 100}}})}})["id"];
   const std::vector<std::pair<std::string, std::string>> routes = {
+      {"POST", "/api/v1/estimates"},
+      {"PATCH", "/api/v1/estimates/" + estimate},
+      {"POST", "/api/v1/estimates/" + estimate + "/transition"},
+      {"POST", "/api/v1/invoices"},
+      {"PATCH", "/api/v1/invoices/" + invoice},
+      {"POST", "/api/v1/invoices/" + invoice + "/transition"},
+      {"POST", "/api/v1/invoices/" + invoice + "/payments"},
       {"POST", "/api/v1/auth/login"},
       {"POST", "/api/v1/clients"},
       {"PATCH", "/api/v1/clients/" + client},

@@ -105,22 +105,22 @@ TEST(Invoices, StatusMustAgreeWithMoney) {
 
 TEST(Payments, PartialThenPaidThenRemovedBackToPartial) {
   auto inv = given("Invoice", {{"status", "sent"}, {"total_cents", 1000}, {"paid_cents", 0}});
-  auto first = decide_payment(inv, "p1", 400, kNow);
+  auto first = decide_payment(inv, {{"id", "p1"}, {"amount_cents", 400}}, kNow);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ((*first)[0].type, "InvoicePaymentRecorded");
   evolve(inv, (*first)[0].type, (*first)[0].data, 2);
   EXPECT_EQ(inv.str("status"), "partial");
   EXPECT_EQ(inv.fields["paid_cents"], 400);
 
-  EXPECT_EQ(decide_payment(inv, "p2", 601, kNow).error().code, ErrorCode::kValidation)
+  EXPECT_EQ(decide_payment(inv, {{"id", "p2"}, {"amount_cents", 601}}, kNow).error().code, ErrorCode::kValidation)
       << "over the balance";
-  EXPECT_EQ(decide_payment(inv, "p2", 0, kNow).error().code, ErrorCode::kValidation);
-  auto rest = decide_payment(inv, "p2", 600, kNow);
+  EXPECT_EQ(decide_payment(inv, {{"id", "p2"}, {"amount_cents", 0}}, kNow).error().code, ErrorCode::kValidation);
+  auto rest = decide_payment(inv, {{"id", "p2"}, {"amount_cents", 600}}, kNow);
   ASSERT_TRUE(rest.ok());
   evolve(inv, (*rest)[0].type, (*rest)[0].data, 3);
   EXPECT_EQ(inv.str("status"), "paid");
   EXPECT_EQ(inv.str("paid_at"), kNow);
-  EXPECT_EQ(decide_payment(inv, "p3", 1, kNow).error().code, ErrorCode::kInvalidTransition)
+  EXPECT_EQ(decide_payment(inv, {{"id", "p3"}, {"amount_cents", 1}}, kNow).error().code, ErrorCode::kInvalidTransition)
       << "nothing is recorded on a paid invoice";
 
   auto removed = decide_payment_removal(inv, "p2", 600, false);
@@ -140,10 +140,10 @@ TEST(Payments, PartialThenPaidThenRemovedBackToPartial) {
 TEST(Payments, OnlyOnSentPartialOrOverdueInvoices) {
   for (const char* s : {"draft", "paid", "void"}) {
     auto inv = given("Invoice", {{"status", s}, {"total_cents", 1000}, {"paid_cents", 0}});
-    EXPECT_EQ(decide_payment(inv, "p", 100, kNow).error().code, ErrorCode::kInvalidTransition) << s;
+    EXPECT_EQ(decide_payment(inv, {{"id", "p"}, {"amount_cents", 100}}, kNow).error().code, ErrorCode::kInvalidTransition) << s;
   }
   auto overdue = given("Invoice", {{"status", "overdue"}, {"total_cents", 1000}, {"paid_cents", 0}});
-  auto r = decide_payment(overdue, "p", 100, kNow);
+  auto r = decide_payment(overdue, {{"id", "p"}, {"amount_cents", 100}}, kNow);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].data["changes"]["status"], "partial");
 }

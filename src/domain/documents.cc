@@ -8,17 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-bool allowed(const std::map<std::string, std::set<std::string>>& table, const std::string& from,
-             const std::string& to) {
-  auto it = table.find(from);
-  return it != table.end() && it->second.count(to) > 0;
-}
-
-Error refused(const std::string& kind, const std::string& from, const std::string& to) {
-  return Error::of(ErrorCode::kInvalidTransition,
-                   "an " + kind + " cannot go from " + from + " to " + to);
-}
-
 std::int64_t cents(const EntityState& s, const char* field) {
   auto it = s.fields.find(field);
   return it != s.fields.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
@@ -33,7 +22,7 @@ std::string status_for(std::int64_t paid, std::int64_t total, const std::string&
 }  // namespace
 
 bool estimate_transition_allowed(const std::string& from, const std::string& to) {
-  static const std::map<std::string, std::set<std::string>> t = {
+  static const TransitionTable t = {
       {"draft", {"sent"}}, {"sent", {"approved", "declined", "expired"}}};
   return allowed(t, from, to);
 }
@@ -44,7 +33,7 @@ Result<Events> decide_estimate_transition(const EntityState& estimate, const std
                                                   "expired"};
   if (!kStatuses.count(to)) return Error::validation({{{"status"}, "is not an estimate status"}});
   const std::string from = estimate.str("status");
-  if (!estimate_transition_allowed(from, to)) return refused("estimate", from, to);
+  if (!estimate_transition_allowed(from, to)) return invalid_transition("estimate", from, to);
   json changes = json::object();
   if (to == "sent") changes["sent_at"] = now;
   return Events{status_event("Estimate", estimate, to, std::move(changes))};
@@ -66,7 +55,7 @@ Result<Events> decide_estimate_patch(const EntityState& estimate, const json& pa
 }
 
 bool invoice_transition_allowed(const std::string& from, const std::string& to) {
-  static const std::map<std::string, std::set<std::string>> t = {
+  static const TransitionTable t = {
       {"draft", {"sent", "void"}},
       {"sent", {"partial", "paid", "overdue", "void"}},
       {"partial", {"paid", "overdue", "void"}},
@@ -81,7 +70,7 @@ Result<Events> decide_invoice_transition(const EntityState& invoice, const std::
                                                   "overdue", "paid", "void"};
   if (!kStatuses.count(to)) return Error::validation({{{"status"}, "is not an invoice status"}});
   const std::string from = invoice.str("status");
-  if (!invoice_transition_allowed(from, to)) return refused("invoice", from, to);
+  if (!invoice_transition_allowed(from, to)) return invalid_transition("invoice", from, to);
   const auto paid = cents(invoice, "paid_cents"), total = cents(invoice, "total_cents");
   if (to == "paid" && paid < total) {
     return Error::of(ErrorCode::kInvalidTransition,

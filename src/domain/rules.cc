@@ -41,16 +41,6 @@ std::vector<FieldSpec> for_patch(std::vector<FieldSpec> specs) {
   return specs;
 }
 
-bool allowed(const std::map<std::string, std::set<std::string>>& table, const std::string& from,
-             const std::string& to) {
-  auto it = table.find(from);
-  return it != table.end() && it->second.count(to) > 0;
-}
-
-Error invalid_transition(const std::string& kind, const std::string& from, const std::string& to) {
-  return Error::of(ErrorCode::kInvalidTransition,
-                   "a " + kind + " cannot go from " + from + " to " + to);
-}
 
 json merged(const EntityState& state, const json& patch) {
   json m = state.fields;
@@ -59,6 +49,17 @@ json merged(const EntityState& state, const json& patch) {
 }
 
 }  // namespace
+
+bool allowed(const TransitionTable& table, const std::string& from, const std::string& to) {
+  auto it = table.find(from);
+  return it != table.end() && it->second.count(to) > 0;
+}
+
+Error invalid_transition(const std::string& kind, const std::string& from, const std::string& to) {
+  const bool vowel = !kind.empty() && std::string("aeiou").find(kind[0]) != std::string::npos;
+  return Error::of(ErrorCode::kInvalidTransition,
+                   std::string(vowel ? "an " : "a ") + kind + " cannot go from " + from + " to " + to);
+}
 
 const std::vector<std::string>& job_statuses() { return kJobStatuses; }
 const std::vector<std::string>& visit_statuses() { return kVisitStatuses; }
@@ -153,7 +154,7 @@ Events update_events(const std::string& aggregate, const EntityState& state, con
 // ------------------------------------------------------------------ jobs
 
 bool job_transition_allowed(const std::string& from, const std::string& to) {
-  static const std::map<std::string, std::set<std::string>> t = {
+  static const TransitionTable t = {
       {"draft", {"quoted", "scheduled"}},
       {"quoted", {"scheduled", "draft"}},
       {"scheduled", {"in_progress", "cancelled"}},
@@ -197,7 +198,7 @@ Result<Events> decide_job_delete(const EntityState& job) {
 // ---------------------------------------------------------------- visits
 
 bool visit_transition_allowed(const std::string& from, const std::string& to) {
-  static const std::map<std::string, std::set<std::string>> t = {
+  static const TransitionTable t = {
       {"scheduled", {"arrived", "cancelled"}},
       {"arrived", {"in_progress", "cancelled"}},
       {"in_progress", {"completed"}},

@@ -3,6 +3,8 @@
 // every input (current state, the caller's role, the time) is passed in.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,12 @@
 namespace fsm::domain {
 
 using Events = std::vector<DomainEvent>;
+
+// A state machine: for each status, the statuses it may move to.
+using TransitionTable = std::map<std::string, std::set<std::string>>;
+bool allowed(const TransitionTable& table, const std::string& from, const std::string& to);
+// INVALID_TRANSITION: "a job cannot go from draft to invoiced".
+Error invalid_transition(const std::string& kind, const std::string& from, const std::string& to);
 
 const std::vector<std::string>& job_statuses();
 const std::vector<std::string>& visit_statuses();

@@ -273,9 +273,12 @@ Response Resources::patch_document(const Request& req, const std::string& stream
     }
     json merged = s.fields;
     for (const auto& [k, v] : changes.items()) merged[k] = v;
-    for (auto& r : document_references(merged)) {
+    for (const auto& r : document_references(merged)) {
       if (!changes.contains(r.stream_type + "_id")) continue;  // unchanged references stand
-      if (auto e = require_entity(tx, actor, r.stream_type, r.id, r.missing)) return *e;
+      auto value = projections::share_entity(tx, projections::entity_table(r.stream_type),
+                                             actor.account_id, r.id, r.column);
+      if (!value) return r.missing;
+      if (r.equals && *value != *r.equals) return r.mismatch;
     }
     return estimate ? domain::decide_estimate_patch(s, changes)
                     : domain::decide_invoice_patch(s, changes);

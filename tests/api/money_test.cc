@@ -80,6 +80,29 @@ TEST_F(MoneyTest, TotalsAreComputedExactlyByTheServer) {
   EXPECT_EQ(huge.status, 400) << "a total over 2^31-1 cents is refused cleanly";
 }
 
+TEST_F(MoneyTest, ADraftIsRepricedAndItsReferencesChecked) {
+  const std::string id = estimate()["id"];
+  auto untaxed = call("PATCH", "/api/v1/estimates/" + id, admin_, R"({"tax_rate_bps":0})");
+  ASSERT_EQ(untaxed.status, 200) << untaxed.body;
+  EXPECT_EQ(untaxed.json()["tax_cents"], 0);
+  EXPECT_EQ(untaxed.json()["total_cents"], 9500);
+  EXPECT_EQ(untaxed.json()["line_items"].size(), 2u) << "lines kept";
+  const std::string other = post("/api/v1/clients", admin_, {{"name", "Other"}})["id"];
+  const std::string elsewhere =
+      post("/api/v1/clients/" + other + "/properties", admin_, {{"address", "9 Elm"}})["id"];
+  auto wrong = call("PATCH", "/api/v1/estimates/" + id, admin_,
+                    json{{"property_id", elsewhere}}.dump());
+  EXPECT_EQ(wrong.status, 400) << "a property of another client";
+  auto one_line = call("PATCH", "/api/v1/estimates/" + id, admin_,
+                       json{{"line_items", json::array({{{"description", "x"},
+                                                         {"quantity", 0.5},
+                                                         {"unit_price_cents", 3}}})}}
+                           .dump());
+  ASSERT_EQ(one_line.status, 200) << one_line.body;
+  EXPECT_EQ(one_line.json()["line_items"].size(), 1u);
+  EXPECT_EQ(one_line.json()["total_cents"], 2) << "0.5 x 3 = 1.5 -> 2";
+}
+
 TEST_F(MoneyTest, ASentEstimateAcceptsInternalNotesOnly) {
   const std::string id = estimate()["id"];
   ASSERT_EQ(move("estimates", id, "sent").status, 200);

@@ -7,6 +7,7 @@
 #include "events/pg_auth_store.h"
 #include "events/pg_event_store.h"
 #include "events/pg_idempotency_store.h"
+#include "projections/audit_projector.h"
 #include "projections/entity_projector.h"
 #include "projections/entity_reads.h"
 
@@ -86,6 +87,11 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
   }
   const std::string row = param(
       projections::created_row(cmd.creation->data, cmd.stream_id, actor.account_id, 1).dump());
+  const std::string audit =
+      param(projections::audit_entry(req.events[0].event_id, cmd.stream_type, cmd.stream_id,
+                                     cmd.creation->type, cmd.creation->data,
+                                     req.metadata.to_json())
+                .dump());
   // created_at/updated_at are the event's recorded_at at millisecond
   // precision, exactly what the projector writes when it replays the event.
   const std::string sql =
@@ -95,6 +101,11 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
                      "::jsonb || jsonb_build_object('created_at', date_trunc('milliseconds',"
                      " a.recorded_at), 'updated_at', date_trunc('milliseconds', a.recorded_at), '" +
                      projections::kPositionColumn + "', a.global_position)) r") +
+      "), audited AS (" +
+      projections::insert_audit_sql(
+          "appended a, jsonb_populate_record(NULL::audit_log, " + audit +
+          "::jsonb || jsonb_build_object('event_position', a.global_position, 'created_at',"
+          " date_trunc('milliseconds', a.recorded_at))) r") +
       ") SELECT a.global_position, a.tx_id::text, a.stream_version,"
       " (extract(epoch FROM a.recorded_at) * 1000000)::bigint, (SELECT row_json FROM projected)"
       " FROM appended a";
@@ -133,6 +144,7 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
   if (!ok) return std::nullopt;
   for (const auto& e : ok->events) {
     auto written = projections::apply_entity_event(tx, e);
+    projections::apply_audit(tx, e);
     if (row) *row = written.value_or("");
   }
   return ok->events;
@@ -143,6 +155,7 @@ void prepare(pqxx::connection& conn) {
   events::PgAuthStore::prepare(conn);
   events::PgIdempotencyStore::prepare(conn);
   projections::prepare_entity_projector(conn);
+  projections::prepare_audit_projector(conn);
 }
 
 Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd) {

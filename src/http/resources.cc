@@ -166,10 +166,16 @@ Response Resources::list(const Request& req, const std::string& stream_type, con
 
 Response Resources::list_for(const Request& req, const commands::Actor& actor,
                              const std::string& stream_type, const ListOptions& options) {
+  return list_table(req, actor, projections::entity_table(stream_type), options,
+                    visible_to(actor, stream_type));
+}
+
+Response Resources::list_table(const Request& req, const commands::Actor& actor,
+                               const projections::EntityTable& table, const ListOptions& options,
+                               const std::string& visible) {
   auto q = parse_list_query(req, options);
   if (!q) return error_response(q.error(), req.request_id);
-  q.value().visible_to = visible_to(actor, stream_type);
-  const auto& table = projections::entity_table(stream_type);
+  q.value().visible_to = visible;
   auto page = pool_.run([&](pqxx::connection& conn) {
     // Each statement is its own snapshot; a page and its total come from one.
     pqxx::nontransaction tx(conn);
@@ -374,6 +380,7 @@ void Resources::register_routes(Router& router) {
   register_user_routes(router);
   register_job_routes(router);
   register_money_routes(router);
+  register_audit_routes(router);
 }
 
 }  // namespace fsm::http

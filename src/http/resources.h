@@ -75,6 +75,10 @@ class Resources {
                 const ListOptions& options);
   Response list_for(const Request& req, const commands::Actor& actor,
                     const std::string& stream_type, const ListOptions& options);
+  // Any read table; `visible`: a tech's user id for per-user visibility.
+  Response list_table(const Request& req, const commands::Actor& actor,
+                      const projections::EntityTable& table, const ListOptions& options,
+                      const std::string& visible = "");
   Response get(const Request& req, const std::string& stream_type, const Roles& roles);
   // The list of `child_type` entities whose `fk` is the parent named by the
   // path parameter `param` (404 when the caller cannot see that parent).
@@ -124,6 +128,9 @@ class Resources {
   Response create_visit(const Request& req);
   Response patch_visit(const Request& req);
   Response transition_visit(const Request& req);
+
+  void register_audit_routes(Router& router);
+  Response history(const Request& req, const std::string& stream_type);
 
   void register_money_routes(Router& router);
   Response create_estimate(const Request& req);

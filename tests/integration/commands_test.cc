@@ -12,6 +12,7 @@
 #include "common/uuid.h"
 #include "domain/rules.h"
 #include "events/pg_event_store.h"
+#include "projections/audit_projector.h"
 #include "projections/entity_projector.h"
 #include "projections/entity_reads.h"
 #include "support/test_env.h"
@@ -175,6 +176,28 @@ TEST_F(CommandsTest, TheOneStatementCreationWritesWhatTheProjectorReplays) {
     tx.commit();
   }
   EXPECT_EQ(stored(fast_id), before);
+
+  // The audit row written by the one statement equals the projector's.
+  auto audit_of = [this](const std::string& id) {
+    pqxx::connection c(db_.url());
+    return std::string(pqxx::nontransaction(c)
+                           .exec_params1("SELECT to_jsonb(a)::text FROM audit_log a"
+                                         " WHERE entity_id = $1",
+                                         id)[0]
+                           .c_str());
+  };
+  const std::string audited = audit_of(fast_id);
+  {
+    pqxx::connection c(db_.url());
+    prepare(c);
+    pqxx::work tx(c);
+    tx.exec_params("DELETE FROM audit_log WHERE entity_id = $1", fast_id);
+    for (const auto& e : events::PgEventStore::read_stream_in(tx, fast_id, std::nullopt)) {
+      projections::apply_audit(tx, e);
+    }
+    tx.commit();
+  }
+  EXPECT_EQ(audit_of(fast_id), audited);
 }
 
 TEST_F(CommandsTest, ReferencesAreCheckedOnBothPaths) {

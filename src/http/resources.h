@@ -131,6 +131,7 @@ class Resources {
 
   void register_audit_routes(Router& router);
   Response history(const Request& req, const std::string& stream_type);
+  Response list_events(const Request& req);
 
   void register_money_routes(Router& router);
   Response create_estimate(const Request& req);

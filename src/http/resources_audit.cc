@@ -1,5 +1,8 @@
 // The auditor's routes: the audit log (a projection, one row per event) and
 // an entity's history (its events, oldest first, straight from the log).
+#include <charconv>
+#include <limits>
+
 #include "common/time.h"
 #include "common/uuid.h"
 #include "events/pg_event_store.h"
@@ -42,7 +45,98 @@ json event_json(const events::RecordedEvent& e) {
           {"metadata", e.metadata},   {"recorded_at", format_rfc3339(e.recorded_at)}};
 }
 
+std::optional<long long> parse_count(const std::string& s, long long min, long long max) {
+  long long v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) return std::nullopt;
+  return v;
+}
+
 }  // namespace
+
+// The log in an order that never skips: (transaction id, position), and only
+// transactions older than every one still running, exactly as replays read
+// it. Positions alone would not do: a transaction may commit a lower position
+// after a higher one is visible. The cursor is still a position, the last one
+// the caller received; its transaction id is looked up to resume after it.
+Response Resources::list_events(const Request& req) {
+  auto who = caller(req, kOffice);
+  if (auto* r = std::get_if<Response>(&who)) return *r;
+  const auto& actor = std::get<commands::Actor>(who);
+  std::vector<Issue> issues;
+  long long after = 0, limit = 100;
+  std::vector<std::string> params = {actor.account_id};
+  std::string where;
+  for (const auto& [key, value] : req.query) {
+    if (key == "after") {
+      auto v = parse_count(value, 0, std::numeric_limits<long long>::max());
+      if (!v) issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
+      else after = *v;
+    } else if (key == "limit") {
+      auto v = parse_count(value, 1, 1000);
+      if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
+      else limit = *v;
+    } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {
+      const FieldSpec spec = key == "stream_id" ? FieldSpec{key, FieldType::kUuid}
+                             : key == "type"    ? FieldSpec{key, FieldType::kText, false, false, 200}
+                                                : FieldSpec{key, FieldType::kTimestamp};
+      auto checked = domain::validate_body({{key, value}}, {spec}, domain::Mode::kPatch);
+      if (!checked) {
+        for (const auto& i : checked.error().issues) issues.push_back(i);
+        continue;
+      }
+      params.push_back((*checked)[key].get<std::string>());
+      const std::string p = projections::placeholder(params.size());
+      if (key == "stream_id") where += " AND e.stream_id = " + p + "::uuid";
+      if (key == "type") where += " AND e.event_type = " + p;
+      if (key == "from") where += " AND e.recorded_at >= " + p + "::timestamptz";
+      if (key == "to") where += " AND e.recorded_at < " + p + "::timestamptz";
+    } else {
+      issues.push_back({{key}, "unknown query parameter"});
+    }
+  }
+  if (!issues.empty()) {
+    return error_response(Error::validation(std::move(issues), "invalid query parameters"),
+                          req.request_id);
+  }
+  params.push_back(std::to_string(after));
+  const std::string cursor = projections::placeholder(params.size());
+  auto rows = pool_.run([&](pqxx::connection& conn) -> std::optional<pqxx::result> {
+    pqxx::nontransaction tx(conn);
+    if (after > 0 && projections::exec_cached(tx,
+                                              "SELECT 1 FROM events WHERE global_position = " +
+                                                  cursor + "::bigint AND account_id = $1::uuid",
+                                              {params[0], params.back()})
+                         .empty()) {
+      return std::nullopt;
+    }
+    return projections::exec_cached(
+        tx,
+        "SELECT json_build_object('position', e.global_position, 'stream_id', e.stream_id,"
+        " 'stream_type', e.stream_type, 'version', e.stream_version, 'type', e.event_type,"
+        " 'data', e.data, 'metadata', e.metadata, 'recorded_at',"
+        " to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text,"
+        " e.global_position FROM events e WHERE e.account_id = $1::uuid AND (" + cursor +
+            "::bigint = 0 OR (e.tx_id, e.global_position) > ((SELECT c.tx_id FROM events c"
+            " WHERE c.global_position = " + cursor + "::bigint), " + cursor + "::bigint))"
+            " AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())" + where +
+            " ORDER BY e.tx_id, e.global_position LIMIT " + std::to_string(limit),
+        params);
+  });
+  if (!rows) {
+    return error_response(
+        Error::validation({{{"after"}, "must be a position this log gave you (next_after)"}}),
+        req.request_id);
+  }
+  std::string data = "[";
+  long long next = after;
+  for (const auto& row : *rows) {
+    data += (data.size() > 1 ? "," : "") + std::string(row[0].c_str());
+    next = row[1].as<long long>();
+  }
+  data += "]";
+  return Response::json(200, {{"data", json::parse(data)}, {"next_after", next}});
+}
 
 Response Resources::history(const Request& req, const std::string& stream_type) {
   auto t = target(req, kOffice);
@@ -64,6 +158,7 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
 }
 
 void Resources::register_audit_routes(Router& router) {
+  router.add(Method::kGet, "/api/v1/events", [this](const Request& r) { return list_events(r); });
   router.add(Method::kGet, "/api/v1/audit-log", [this](const Request& r) {
     auto who = caller(r, kOffice);
     if (auto* res = std::get_if<Response>(&who)) return *res;

@@ -1,6 +1,9 @@
 // The audit log and history over HTTP: one row per event with who, when and
 // what changed; history straight from the log, deleted entities included.
 #include <pqxx/pqxx>
+#include <set>
+
+#include "events/pg_event_store.h"
 
 #include "api/api_fixture.h"
 
@@ -84,6 +87,82 @@ TEST_F(AuditTest, PasswordsNeverReachTheAuditLog) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM audit_log")[0].as<long>(),
             tx.exec1("SELECT count(*) FROM events")[0].as<long>())
       << "one row per event";
+}
+
+}  // namespace
+}  // namespace fsm
+
+namespace fsm {
+namespace {
+
+class EventsTest : public testing::ApiTest {
+ protected:
+  // Follows next_after until the log has nothing more; every event once.
+  std::vector<json> drain(const std::string& tok, long long& after, const std::string& extra = "") {
+    std::vector<json> out;
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto res = call("GET", "/api/v1/events?limit=2&after=" + std::to_string(after) + extra, tok);
+      EXPECT_EQ(res.status, 200) << res.body;
+      const json page = res.json();
+      for (const auto& e : page["data"]) out.push_back(e);
+      after = page["next_after"].get<long long>();
+      if (page["data"].empty()) break;
+    }
+    return out;
+  }
+};
+
+TEST_F(EventsTest, PagingVisitsEveryEventOfTheAccountOnce) {
+  for (int i = 0; i < 3; ++i) post("/api/v1/clients", admin_, {{"name", "C" + std::to_string(i)}});
+  long long after = 0;
+  const auto events = drain(admin_, after);
+  std::set<long long> positions;
+  for (const auto& e : events) {
+    positions.insert(e["position"].get<long long>());
+    EXPECT_EQ(e["metadata"]["account_id"], a_.account_id);
+    EXPECT_TRUE(e.contains("recorded_at") && e.contains("stream_type") && e.contains("version"));
+  }
+  EXPECT_EQ(positions.size(), events.size()) << "no event twice";
+  pqxx::connection c(db_.url());
+  EXPECT_EQ(static_cast<long>(events.size()),
+            pqxx::work(c).exec_params1("SELECT count(*) FROM events WHERE account_id = $1::uuid",
+                                       a_.account_id)[0]
+                .as<long>());
+  long long other_after = 0;
+  for (const auto& e : drain(other_, other_after)) EXPECT_EQ(e["metadata"]["account_id"], b_.account_id);
+  EXPECT_EQ(call("GET", "/api/v1/events?after=" + std::to_string(after), other_).status, 400)
+      << "another account's position is not a cursor here";
+  EXPECT_EQ(call("GET", "/api/v1/events?type=ClientCreated", admin_).json()["data"].size(), 3u);
+  EXPECT_EQ(call("GET", "/api/v1/events?limit=0", admin_).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/events", tech_).status, 403);
+}
+
+// A transaction that appended but has not committed holds back everything
+// after it; once it commits, its event comes first and nothing is skipped.
+TEST_F(EventsTest, AHeldOpenTransactionIsNeverSkipped) {
+  long long after = 0;
+  drain(admin_, after);
+  pqxx::connection held(db_.url());
+  events::PgEventStore::prepare(held);
+  pqxx::work open(held);
+  events::AppendRequest req;
+  req.stream_id = "01a22200-0000-7000-8000-00000000abcd";
+  req.stream_type = "client";
+  req.expected_version = 0;
+  req.metadata.account_id = a_.account_id;
+  req.events.push_back({"01a22200-0000-7000-8000-00000000abce", "ClientCreated", 1,
+                        {{"account_id", a_.account_id}, {"name", "Held"}}});
+  ASSERT_TRUE(std::holds_alternative<events::AppendResult>(events::PgEventStore::append_in(open, req)));
+  const std::string committed = post("/api/v1/clients", admin_, {{"name", "Later"}})["id"];
+
+  long long cursor = after;
+  EXPECT_TRUE(drain(admin_, cursor).empty()) << "nothing past the open transaction yet";
+  open.commit();
+  const auto events = drain(admin_, cursor);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["stream_id"], req.stream_id) << "the held event first";
+  EXPECT_EQ(events[1]["stream_id"], committed);
+  EXPECT_GT(events[0]["position"].get<long long>(), 0);
 }
 
 }  // namespace

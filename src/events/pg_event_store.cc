@@ -173,6 +173,12 @@ void PgEventStore::prepare(pqxx::connection& conn) {
                    " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
                    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                    " ORDER BY events.tx_id, events.global_position LIMIT $3");
+  // Everything the transaction's snapshot sees, in the same order: for a
+  // reader whose snapshot is fixed (verify) or that has excluded every writer.
+  conn.prepare("fsm_read_visible",
+               std::string("SELECT ") + kEventColumns +
+                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
+                   " ORDER BY events.tx_id, events.global_position LIMIT $3");
 }
 
 AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRequest& req) {
@@ -287,11 +293,13 @@ std::vector<RecordedEvent> PgEventStore::read_stream(const std::string& stream_i
   });
 }
 
-ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit) {
+ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit,
+                                       Horizon horizon) {
   if (limit <= 0) throw std::invalid_argument("limit must be > 0");
   ReadAllBatch batch;
-  batch.events = to_recorded(
-      tx.exec_prepared("fsm_read_all", std::to_string(after.tx_id), after.position, limit));
+  batch.events = to_recorded(tx.exec_prepared(
+      horizon == Horizon::kFinished ? "fsm_read_all" : "fsm_read_visible",
+      std::to_string(after.tx_id), after.position, limit));
   // The query guarantees both; a violation would deliver an event twice or
   // skip one, so it is a loud failure, never a silent one.
   Checkpoint prev = after;

@@ -49,7 +49,12 @@ class PgEventStore final : public EventStore {
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);
-  static ReadAllBatch read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit);
+  // kFinished: only transactions older than every running one (gap-safe for
+  // a reader that follows the log); kVisible: all the snapshot sees (for a
+  // fixed snapshot, or when every writer is locked out).
+  enum class Horizon { kFinished, kVisible };
+  static ReadAllBatch read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit,
+                                  Horizon horizon = Horizon::kFinished);
 
  private:
   PgPool& pool_;

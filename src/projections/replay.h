@@ -1,0 +1,50 @@
+// Replaying the log into fresh tables with the very projector code the live
+// path uses, to check the read tables (verify) or to replace them (rebuild).
+//
+// The fresh tables have the live tables' names in another schema (a
+// temporary one for verify, `fsm_rebuild` for rebuild), found first through
+// the search path, so the projector's unqualified statements write there.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fsm::projections {
+
+// Every read table a replay produces (entity tables, their line items,
+// payments, the audit log), all keyed by `id`.
+const std::vector<std::string>& projection_tables();
+
+struct Difference {
+  std::string table;
+  std::string id;
+  std::string live;      // the live row as JSON, or "null" when missing
+  std::string replayed;  // the replayed row, or "null" when the log has none
+};
+
+struct VerifyReport {
+  long long events = 0;
+  std::vector<Difference> differences;  // at most `max_differences`
+  bool truncated = false;
+};
+
+// Replays the whole log into temporary tables and compares them with the
+// live ones, all inside one repeatable-read snapshot, so writes that land
+// meanwhile cause no false differences. Changes nothing.
+VerifyReport verify(const std::string& database_url, std::size_t max_differences = 1000);
+
+struct RebuildReport {
+  long long events = 0;
+  double seconds = 0;
+};
+
+// Blue/green: replays into `fsm_rebuild` while the live tables keep serving,
+// catches up to the head, then — for the instant of the final catch-up —
+// locks out writers and swaps the tables in one transaction. Killed at any
+// moment before that commit, the live tables are untouched; a rerun starts
+// afresh. `progress` (may be empty) gets the events replayed so far.
+RebuildReport rebuild(const std::string& database_url,
+                      const std::function<void(long long events, double seconds)>& progress = {});
+
+}  // namespace fsm::projections

@@ -16,10 +16,9 @@ const Roles kOwner = {"owner"};
 namespace {
 
 std::optional<int> parse_positive(const std::string& s, int max) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > max) return std::nullopt;
-  return v;
+  auto v = parse_integer(s, 1, max);
+  if (!v) return std::nullopt;
+  return static_cast<int>(*v);
 }
 
 // Techs see only what is assigned to them; everyone else sees the account.
@@ -29,6 +28,13 @@ std::string visible_to(const commands::Actor& actor, const std::string& stream_t
 }
 
 }  // namespace
+
+std::optional<long long> parse_integer(const std::string& s, long long min, long long max) {
+  long long v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) return std::nullopt;
+  return v;
+}
 
 Response not_found(const Request& req) {
   return error_response(Error::of(ErrorCode::kNotFound, "not found"), req.request_id);

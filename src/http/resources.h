@@ -41,6 +41,8 @@ struct ListOptions {
 // Shared request plumbing, exposed for the resource implementations and tests.
 Result<projections::ListQuery> parse_list_query(const Request& req, const ListOptions& options);
 Result<std::optional<int>> parse_if_match(const Request& req);
+// A decimal integer within [min, max], nothing else (no sign games, no spaces).
+std::optional<long long> parse_integer(const std::string& text, long long min, long long max);
 
 class Resources {
  public:

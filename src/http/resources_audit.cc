@@ -1,6 +1,5 @@
 // The auditor's routes: the audit log (a projection, one row per event) and
 // an entity's history (its events, oldest first, straight from the log).
-#include <charconv>
 #include <limits>
 
 #include "common/time.h"
@@ -45,13 +44,6 @@ json event_json(const events::RecordedEvent& e) {
           {"metadata", e.metadata},   {"recorded_at", format_rfc3339(e.recorded_at)}};
 }
 
-std::optional<long long> parse_count(const std::string& s, long long min, long long max) {
-  long long v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 // The log in an order that never skips: (transaction id, position), and only
@@ -69,11 +61,11 @@ Response Resources::list_events(const Request& req) {
   std::string where;
   for (const auto& [key, value] : req.query) {
     if (key == "after") {
-      auto v = parse_count(value, 0, std::numeric_limits<long long>::max());
+      auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
       if (!v) issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
       else after = *v;
     } else if (key == "limit") {
-      auto v = parse_count(value, 1, 1000);
+      auto v = parse_integer(value, 1, 1000);
       if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
       else limit = *v;
     } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {

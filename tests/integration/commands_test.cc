@@ -156,48 +156,38 @@ TEST_F(CommandsTest, TheOneStatementCreationWritesWhatTheProjectorReplays) {
   ASSERT_EQ(fast->events.size(), 1u);
   EXPECT_EQ(fast->events[0].metadata["trace_id"], "trace-cmd");
 
-  // Replay: drop the row and apply the stored event again. Compared at full
-  // precision (to_jsonb), as a verify of the projection would.
-  auto stored = [this](const std::string& id) {
-    pqxx::connection c(db_.url());
-    return std::string(pqxx::nontransaction(c)
-                           .exec_params1("SELECT to_jsonb(c)::text FROM clients c WHERE id = $1", id)[0]
-                           .c_str());
-  };
-  const std::string before = stored(fast_id);
-  {
+  // Replay: drop what the projector wrote for the stream and apply its stored
+  // events again. Compared at full precision (to_jsonb), as verify does.
+  auto replayed = [&](const std::string& table, const std::string& key, const auto& apply) {
+    auto read = [&] {
+      pqxx::connection c(db_.url());
+      return std::string(pqxx::nontransaction(c)
+                             .exec_params1("SELECT to_jsonb(x)::text FROM " + table + " x WHERE " +
+                                               key + " = $1",
+                                           fast_id)[0]
+                             .c_str());
+    };
+    const std::string before = read();
     pqxx::connection c(db_.url());
     prepare(c);
     pqxx::work tx(c);
-    tx.exec_params("DELETE FROM clients WHERE id = $1", fast_id);
+    tx.exec_params("DELETE FROM " + table + " WHERE " + key + " = $1", fast_id);
     for (const auto& e : events::PgEventStore::read_stream_in(tx, fast_id, std::nullopt)) {
-      projections::apply_entity_event(tx, e);
+      apply(tx, e);
     }
     tx.commit();
-  }
-  EXPECT_EQ(stored(fast_id), before);
-
+    return std::pair{before, read()};
+  };
+  const auto row = replayed("clients", "id", [](pqxx::work& tx, const events::RecordedEvent& e) {
+    projections::apply_entity_event(tx, e);
+  });
+  EXPECT_EQ(row.second, row.first);
   // The audit row written by the one statement equals the projector's.
-  auto audit_of = [this](const std::string& id) {
-    pqxx::connection c(db_.url());
-    return std::string(pqxx::nontransaction(c)
-                           .exec_params1("SELECT to_jsonb(a)::text FROM audit_log a"
-                                         " WHERE entity_id = $1",
-                                         id)[0]
-                           .c_str());
-  };
-  const std::string audited = audit_of(fast_id);
-  {
-    pqxx::connection c(db_.url());
-    prepare(c);
-    pqxx::work tx(c);
-    tx.exec_params("DELETE FROM audit_log WHERE entity_id = $1", fast_id);
-    for (const auto& e : events::PgEventStore::read_stream_in(tx, fast_id, std::nullopt)) {
-      projections::apply_audit(tx, e);
-    }
-    tx.commit();
-  }
-  EXPECT_EQ(audit_of(fast_id), audited);
+  const auto audit =
+      replayed("audit_log", "entity_id", [](pqxx::work& tx, const events::RecordedEvent& e) {
+        projections::apply_audit(tx, e);
+      });
+  EXPECT_EQ(audit.second, audit.first);
 }
 
 TEST_F(CommandsTest, ReferencesAreCheckedOnBothPaths) {

@@ -123,7 +123,8 @@ Response Resources::list_events(const Request& req) {
   std::string data = "[";
   long long next = after;
   for (const auto& row : *rows) {
-    data += (data.size() > 1 ? "," : "") + std::string(row[0].c_str());
+    if (data.size() > 1) data += ',';
+    data += row[0].c_str();
     next = row[1].as<long long>();
   }
   data += "]";

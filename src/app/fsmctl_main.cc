@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
       "rebuild", "replay the log into fresh tables and swap them in (blue/green)");
   bool all = true;
   proj_rebuild->add_flag("--all", all, "every projection (the only mode so far)");
+  int rebuild_batch = 20000;
+  proj_rebuild->add_option("--batch", rebuild_batch, "events per transaction while replaying")
+      ->check(CLI::Range(1, 1000000));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -113,7 +116,8 @@ int main(int argc, char** argv) {
                                         {"events_per_s", seconds > 0 ? events / seconds : 0.0}}
                              .dump()
                       << std::endl;
-          });
+          },
+          rebuild_batch);
       std::cout << nlohmann::json{{"events", report.events}, {"seconds", report.seconds}}.dump()
                 << std::endl;
     }

@@ -83,7 +83,7 @@ VerifyReport verify(const std::string& url, std::size_t max_differences) {
 }
 
 RebuildReport rebuild(const std::string& url,
-                      const std::function<void(long long, double)>& progress) {
+                      const std::function<void(long long, double)>& progress, int batch_size) {
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -110,14 +110,14 @@ RebuildReport rebuild(const std::string& url,
     pqxx::work tx(conn);
     const long long before = report.events;
     long long count = 0;
-    auto batch = events::PgEventStore::read_all_in(tx, at, kBatch * 10);
+    auto batch = events::PgEventStore::read_all_in(tx, at, batch_size);
     for (const auto& e : batch.events) apply(tx, e);
     count = static_cast<long long>(batch.events.size());
     at = batch.next;
     tx.commit();
     report.events = before + count;
     if (progress) progress(report.events, elapsed());
-    if (count < kBatch * 10) break;
+    if (count < batch_size) break;
   }
   // The swap: every command writes `streams`, so an EXCLUSIVE lock on it waits
   // for the appends in flight and holds new ones back (reads go on). Then

@@ -44,7 +44,9 @@ struct RebuildReport {
 // locks out writers and swaps the tables in one transaction. Killed at any
 // moment before that commit, the live tables are untouched; a rerun starts
 // afresh. `progress` (may be empty) gets the events replayed so far.
+// `batch`: events replayed per transaction in the bulk phase.
 RebuildReport rebuild(const std::string& database_url,
-                      const std::function<void(long long events, double seconds)>& progress = {});
+                      const std::function<void(long long events, double seconds)>& progress = {},
+                      int batch = 20000);
 
 }  // namespace fsm::projections

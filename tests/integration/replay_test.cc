@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -125,6 +129,55 @@ TEST_F(ReplayTest, ARebuildUnderConcurrentCommandsLosesNothing) {
         << id << " was acknowledged but is missing after the rebuild";
   }
   EXPECT_GT(report.events, 50);
+  EXPECT_TRUE(differing_tables().empty());
+}
+
+// kill -9 in the middle of a rebuild: the live tables are exactly as they
+// were, and the next rebuild succeeds.
+TEST_F(ReplayTest, ARebuildKilledMidwayLeavesTheLiveTablesAlone) {
+  // Enough generated job creations that the rebuild is still replaying when killed.
+  sql("WITH s AS (INSERT INTO streams (stream_id, stream_type, version)"
+      " SELECT gen_random_uuid(), 'job', 1 FROM generate_series(1, 20000) RETURNING stream_id)"
+      " INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type, data,"
+      " metadata, account_id) SELECT gen_random_uuid(), s.stream_id, 'job', 1, 'JobCreated',"
+      " jsonb_build_object('account_id', '" + actor_.account_id + "', 'client_id',"
+      " gen_random_uuid(), 'title', 't', 'priority', 'normal', 'status', 'draft'),"
+      " jsonb_build_object('account_id', '" + actor_.account_id + "'), '" + actor_.account_id +
+      "'::uuid FROM s");
+  rebuild(db_.url());  // the live tables now hold every job
+  auto fingerprint = [this] {
+    pqxx::connection c(db_.url());
+    return pqxx::nontransaction(c)
+        .exec1("SELECT count(*)::text || ':' || md5(string_agg(to_jsonb(j)::text, ',' ORDER BY id))"
+               " FROM jobs j")[0]
+        .as<std::string>();
+  };
+  const std::string before = fingerprint();
+
+  const std::string ctl = testing::required_env("FSM_CTL_BIN");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(ctl.c_str(), ctl.c_str(), "--database-url", db_.url().c_str(), "projections",
+            "rebuild", "--batch", "500", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  // Kill it once it is replaying into fsm_rebuild (its first batch committed).
+  bool replaying = false;
+  for (int i = 0; i < 300 && !replaying; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pqxx::connection c(db_.url());
+    pqxx::nontransaction tx(c);
+    replaying = tx.exec1("SELECT to_regclass('fsm_rebuild.jobs') IS NOT NULL")[0].as<bool>() &&
+                tx.exec1("SELECT count(*) FROM fsm_rebuild.jobs")[0].as<long>() > 0;
+  }
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(replaying) << "the rebuild finished before it could be killed";
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(fingerprint(), before) << "the live table is untouched";
+  rebuild(db_.url());
+  EXPECT_EQ(fingerprint(), before);
   EXPECT_TRUE(differing_tables().empty());
 }
 

@@ -3,17 +3,41 @@
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
 #include "common/log.h"
 #include "common/uuid.h"
+#include "common/time.h"
 #include "events/migrator.h"
+#include "events/pg_event_store.h"
 #include "projections/replay.h"
 
 namespace {
+
+nlohmann::json event_json(const fsm::events::RecordedEvent& e) {
+  return {{"position", e.position},  {"stream_id", e.stream_id}, {"stream_type", e.stream_type},
+          {"version", e.version},    {"type", e.type},           {"data", e.data},
+          {"metadata", e.metadata},  {"recorded_at", fsm::format_rfc3339(e.recorded_at)}};
+}
+
+// One line an operator can read: when, where, what, who, then the data.
+void print_event(const fsm::events::RecordedEvent& e, bool as_json) {
+  if (as_json) {
+    std::cout << event_json(e).dump() << std::endl;
+    return;
+  }
+  const auto who = e.metadata.value("actor_id", nlohmann::json());
+  std::cout << "#" << e.position << "  " << fsm::format_rfc3339(e.recorded_at) << "  "
+            << e.stream_type << "/" << e.stream_id << " v" << e.version << "  " << e.type
+            << "  by " << (who.is_string() ? who.get<std::string>() : "system") << "  trace "
+            << e.metadata.value("trace_id", nlohmann::json("-")).dump() << "\n    "
+            << e.data.dump() << std::endl;
+}
 
 std::string database_url(const std::string& flag) {
   if (!flag.empty()) return flag;
@@ -57,6 +81,23 @@ int main(int argc, char** argv) {
   proj_rebuild->add_option("--batch", rebuild_batch, "events per transaction while replaying")
       ->check(CLI::Range(1, 1000000));
 
+  auto* events_cmd = app.add_subcommand("events", "read the event log")->require_subcommand(1);
+  bool events_json = false;
+  events_cmd->add_flag("--json", events_json, "one JSON object per line");
+  auto* events_show = events_cmd->add_subcommand("show", "one event, or one stream's events");
+  long long show_position = 0;
+  std::string show_stream;
+  events_show->add_option("position", show_position, "an event's position");
+  events_show->add_option("--stream", show_stream, "every event of this stream, oldest first");
+  auto* events_tail = events_cmd->add_subcommand(
+      "tail", "the log after a position, in the order replays read it (never skips)");
+  long long tail_after = 0;
+  int tail_limit = 50;
+  bool tail_follow = false;
+  events_tail->add_option("--after", tail_after, "a position (default: the last --limit events)");
+  events_tail->add_option("--limit", tail_limit, "how many events")->check(CLI::Range(1, 100000));
+  events_tail->add_flag("-f,--follow", tail_follow, "keep printing new events as they commit");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -66,6 +107,58 @@ int main(int argc, char** argv) {
                                   {"current_version", report.current_version}}
                        .dump()
                 << std::endl;
+    }
+    if (events_show->parsed()) {
+      pqxx::connection conn(database_url(db_flag));
+      fsm::events::PgEventStore::prepare(conn);
+      pqxx::read_transaction tx(conn);
+      std::string stream = show_stream;
+      if (stream.empty()) {
+        auto r = tx.exec_params("SELECT stream_id::text, stream_version FROM events"
+                                " WHERE global_position = $1",
+                                show_position);
+        if (r.empty()) throw std::runtime_error("no event at position " + std::to_string(show_position));
+        for (const auto& e : fsm::events::PgEventStore::read_stream_in(tx, r[0][0].c_str(),
+                                                                       r[0][1].as<int>())) {
+          if (e.position == show_position) print_event(e, events_json);
+        }
+      } else {
+        if (!fsm::is_uuid(stream)) throw std::runtime_error("--stream must be a UUID");
+        for (const auto& e : fsm::events::PgEventStore::read_stream_in(tx, stream, std::nullopt)) {
+          print_event(e, events_json);
+        }
+      }
+    }
+    if (events_tail->parsed()) {
+      pqxx::connection conn(database_url(db_flag));
+      fsm::events::PgEventStore::prepare(conn);
+      fsm::events::Checkpoint at{};
+      {
+        pqxx::read_transaction tx(conn);
+        // Start after the given position, or `limit` events before the head.
+        const long long from =
+            tail_after > 0
+                ? tail_after
+                : tx.exec_params1("SELECT coalesce(max(global_position), 0) - $1 FROM events",
+                                  tail_limit)[0]
+                      .as<long long>();
+        auto r = tx.exec_params("SELECT tx_id::text FROM events WHERE global_position <= $1"
+                                " ORDER BY global_position DESC LIMIT 1",
+                                from);
+        if (!r.empty() && from > 0) at = {std::stoull(r[0][0].c_str()), from};
+      }
+      int printed = 0;
+      for (;;) {
+        pqxx::read_transaction tx(conn);
+        auto batch = fsm::events::PgEventStore::read_all_in(tx, at, 500);
+        for (const auto& e : batch.events) {
+          print_event(e, events_json);
+          ++printed;
+        }
+        at = batch.next;
+        if (!tail_follow && (batch.events.size() < 500 || printed >= tail_limit)) break;
+        if (batch.events.empty()) std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
     }
     if (proj_status->parsed()) {
       pqxx::connection conn(database_url(db_flag));

@@ -1,6 +1,7 @@
 #include "projections/replay.h"
 
 #include <chrono>
+#include <stdexcept>
 #include <pqxx/pqxx>
 
 #include "events/pg_event_store.h"
@@ -90,6 +91,14 @@ RebuildReport rebuild(const std::string& url,
   };
   RebuildReport report;
   const std::string schema = kRebuildSchema;
+  // One rebuild at a time: a second would drop the first one's tables. The
+  // lock belongs to this session and goes away with it (also on kill -9).
+  pqxx::connection guard(url);
+  if (!pqxx::nontransaction(guard)
+           .exec1("SELECT pg_try_advisory_lock(hashtextextended('fsm_rebuild', 0))")[0]
+           .as<bool>()) {
+    throw std::runtime_error("another rebuild is running");
+  }
   {
     pqxx::connection conn(url);
     pqxx::work tx(conn);

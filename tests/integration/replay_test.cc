@@ -170,6 +170,8 @@ TEST_F(ReplayTest, ARebuildKilledMidwayLeavesTheLiveTablesAlone) {
     replaying = tx.exec1("SELECT to_regclass('fsm_rebuild.jobs') IS NOT NULL")[0].as<bool>() &&
                 tx.exec1("SELECT count(*) FROM fsm_rebuild.jobs")[0].as<long>() > 0;
   }
+  // Meanwhile a second rebuild is refused rather than dropping its tables.
+  EXPECT_THROW(rebuild(db_.url()), std::runtime_error);
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);

@@ -34,6 +34,9 @@ class PgPool {
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
+  // The connection string (for work that needs a connection of its own).
+  const std::string& conninfo() const { return conninfo_; }
+
   // Registers statements to prepare on every connection. Call before first use.
   void add_preparer(Preparer preparer);
 

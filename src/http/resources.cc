@@ -5,7 +5,9 @@
 
 #include "common/uuid.h"
 #include "domain/rules.h"
+#include "common/time.h"
 #include "events/pg_event_store.h"
+#include "projections/replay.h"
 
 namespace fsm::http {
 
@@ -204,6 +206,27 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
   const auto& actor = std::get<commands::Actor>(who);
   const std::string id = req.params.at("id");
   if (!is_uuid(id)) return not_found(req);
+  for (const auto& [key, value] : req.query) {
+    if (key != "as_of") {
+      return error_response(Error::validation({{{key}, "unknown query parameter"}}),
+                            req.request_id);
+    }
+  }
+  if (auto as_of = req.query.find("as_of"); as_of != req.query.end()) {
+    // The past is the auditor's: owner and admin.
+    if (!kOffice.count(actor.role)) {
+      return error_response(Error::of(ErrorCode::kForbidden, "your role may not do this"),
+                            req.request_id);
+    }
+    const auto at = parse_rfc3339(as_of->second);
+    if (!at) {
+      return error_response(Error::validation({{{"as_of"}, "must be an RFC 3339 timestamp"}}),
+                            req.request_id);
+    }
+    auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, *at);
+    if (!then) return not_found(req);
+    return Response::json(200, nlohmann::json::parse(*then));
+  }
   const std::string row = current_row(stream_type, actor, id);
   if (row == "null") return not_found(req);
   return Response::json(200, nlohmann::json::parse(row));

@@ -7,6 +7,7 @@
 #include "events/pg_event_store.h"
 #include "projections/audit_projector.h"
 #include "projections/entity_projector.h"
+#include "projections/entity_reads.h"
 
 namespace fsm::projections {
 namespace {
@@ -40,6 +41,48 @@ events::Checkpoint replay(pqxx::transaction_base& tx, events::Checkpoint from,
 
 }  // namespace
 
+const std::vector<std::string>& projection_tables();
+
+namespace {
+
+// Temporary copies of every read table, dropped with the transaction. They
+// come first in the search path: statements prepared after this (on this
+// connection only) write into them.
+void create_scratch_tables(pqxx::transaction_base& tx) {
+  for (const auto& t : projection_tables()) {
+    tx.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t + " INCLUDING ALL) ON COMMIT DROP");
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> entity_as_of(const std::string& url, const std::string& stream_type,
+                                        const std::string& account_id, const std::string& id,
+                                        Timestamp at) {
+  const auto& table = entity_table(stream_type);
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  create_scratch_tables(tx);
+  prepare_replay(conn);
+  const auto events = events::PgEventStore::read_stream_in(tx, id, std::nullopt);
+  if (events.empty() || events.front().stream_type != stream_type ||
+      events.front().metadata.value("account_id", nlohmann::json()) != nlohmann::json(account_id)) {
+    return std::nullopt;
+  }
+  for (const auto& e : events) {
+    // At the API's precision: an entity shown as created at ...123Z exists
+    // as of ...123Z.
+    if (std::chrono::floor<std::chrono::milliseconds>(e.recorded_at) > at) break;
+    apply_entity_event(tx, e);
+  }
+  auto row = tx.exec_params("SELECT " + row_json_sql(table) + " FROM pg_temp." + table.table +
+                                " t WHERE t.id = $1::uuid",
+                            id);
+  tx.abort();  // nothing of this is kept
+  if (row.empty()) return std::nullopt;
+  return std::string(row[0][0].c_str());
+}
+
 const std::vector<std::string>& projection_tables() {
   static const std::vector<std::string> tables = [] {
     std::vector<std::string> t;
@@ -58,11 +101,7 @@ VerifyReport verify(const std::string& url, std::size_t max_differences) {
   VerifyReport report;
   pqxx::connection conn(url);
   pqxx::transaction<pqxx::repeatable_read> tx(conn);
-  // Temporary tables come first in the search path: the projector's
-  // statements, prepared after they exist, write into them.
-  for (const auto& t : projection_tables()) {
-    tx.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t + " INCLUDING ALL) ON COMMIT DROP");
-  }
+  create_scratch_tables(tx);
   prepare_replay(conn);
   replay(tx, {}, events::PgEventStore::Horizon::kVisible, report.events);
   for (const auto& t : projection_tables()) {

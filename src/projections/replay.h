@@ -7,8 +7,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/time.h"
 
 namespace fsm::projections {
 
@@ -33,6 +36,14 @@ struct VerifyReport {
 // live ones, all inside one repeatable-read snapshot, so writes that land
 // meanwhile cause no false differences. Changes nothing.
 VerifyReport verify(const std::string& database_url, std::size_t max_differences = 1000);
+
+// The entity `id` of the account as it was at `at`: its events recorded up to
+// then, replayed by the projector into scratch tables on a connection of its
+// own, answered in the API's shape. nullopt when it did not exist then.
+std::optional<std::string> entity_as_of(const std::string& database_url,
+                                        const std::string& stream_type,
+                                        const std::string& account_id, const std::string& id,
+                                        Timestamp at);
 
 struct RebuildReport {
   long long events = 0;

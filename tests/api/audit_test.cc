@@ -2,6 +2,7 @@
 // what changed; history straight from the log, deleted entities included.
 #include <pqxx/pqxx>
 #include <set>
+#include <thread>
 
 #include "events/pg_event_store.h"
 
@@ -163,6 +164,45 @@ TEST_F(EventsTest, AHeldOpenTransactionIsNeverSkipped) {
   EXPECT_EQ(events[0]["stream_id"], req.stream_id) << "the held event first";
   EXPECT_EQ(events[1]["stream_id"], committed);
   EXPECT_GT(events[0]["position"].get<long long>(), 0);
+}
+
+}  // namespace
+}  // namespace fsm
+
+namespace fsm {
+namespace {
+
+class AsOfTest : public testing::ApiTest {};
+
+TEST_F(AsOfTest, AJobAsItWasBeforeAndAfterATransition) {
+  const std::string client = post("/api/v1/clients", admin_, {{"name", "C"}})["id"];
+  const std::string job = post("/api/v1/jobs", admin_, {{"client_id", client}, {"title", "J"}})["id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(post("/api/v1/jobs/" + job + "/transition", admin_, {{"status", "scheduled"}}, 200)["status"],
+            "scheduled");
+  const json events = call("GET", "/api/v1/jobs/" + job + "/history", admin_).json()["data"];
+  ASSERT_EQ(events.size(), 2u);
+  const std::string created_at = events[0]["recorded_at"], moved_at = events[1]["recorded_at"];
+  ASSERT_LT(created_at, moved_at);
+
+  const std::string path = "/api/v1/jobs/" + job + "?as_of=";
+  auto before = call("GET", path + created_at, admin_);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.json()["status"], "draft");
+  EXPECT_EQ(before.json()["version"], 1);
+  auto after = call("GET", path + moved_at, admin_);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.json()["status"], "scheduled");
+  EXPECT_EQ(after.json(), call("GET", "/api/v1/jobs/" + job, admin_).json())
+      << "the present, asked as of now, is the live row";
+  EXPECT_EQ(call("GET", path + "2020-01-01T00:00:00Z", admin_).status, 404) << "not yet created";
+  EXPECT_EQ(call("GET", path + "yesterday", admin_).status, 400);
+  EXPECT_EQ(call("GET", path + moved_at, tech_).status, 403);
+  EXPECT_EQ(call("GET", path + moved_at, other_).status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/jobs/" + job + "?nope=1", admin_).status, 400);
+  // Nothing of the replay is left behind in the live tables.
+  pqxx::connection c(db_.url());
+  EXPECT_EQ(pqxx::work(c).exec1("SELECT count(*) FROM jobs")[0].as<int>(), 1);
 }
 
 }  // namespace

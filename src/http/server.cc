@@ -256,22 +256,21 @@ void send(Server::Shared& shared, P::Http::ResponseWriter& writer, const Respons
     body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   std::weak_ptr<P::Tcp::Peer> weak = peer;
-  Server::Shared* s = &shared;
   try {
     writer.send(static_cast<P::Http::Code>(res.status), body)
         .then(
-            [s, weak, close](ssize_t) {
+            [weak, close](ssize_t) {
               if (close) shutdown_socket(weak);
-              s->finished();
             },
-            [s, weak](std::exception_ptr) {
-              shutdown_socket(weak);
-              s->finished();
-            });
+            [weak](std::exception_ptr) { shutdown_socket(weak); });
   } catch (...) {
     shutdown_socket(weak);
-    s->finished();
   }
+  // Counted as finished once queued for the reactor, not from the write's
+  // continuation: attached from a worker thread, that continuation was seen
+  // (rarely) never to run, which left a drain waiting for its full timeout.
+  // drain_and_stop gives the reactor a moment to flush what is queued.
+  shared.finished();
 }
 
 Response dispatch(const Router& router, const Request& req) {
@@ -451,6 +450,8 @@ int Server::drain_and_stop() {
                            [this] { return shared_->in_flight.load() == 0; });
   }
   const int left = shared_->in_flight.load();
+  // The last responses are queued for the reactor threads; let them go out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();

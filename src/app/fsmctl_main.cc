@@ -19,16 +19,10 @@
 
 namespace {
 
-nlohmann::json event_json(const fsm::events::RecordedEvent& e) {
-  return {{"position", e.position},  {"stream_id", e.stream_id}, {"stream_type", e.stream_type},
-          {"version", e.version},    {"type", e.type},           {"data", e.data},
-          {"metadata", e.metadata},  {"recorded_at", fsm::format_rfc3339(e.recorded_at)}};
-}
-
 // One line an operator can read: when, where, what, who, then the data.
 void print_event(const fsm::events::RecordedEvent& e, bool as_json) {
   if (as_json) {
-    std::cout << event_json(e).dump() << std::endl;
+    std::cout << e.to_json().dump() << std::endl;
     return;
   }
   const auto who = e.metadata.value("actor_id", nlohmann::json());

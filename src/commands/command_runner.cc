@@ -10,6 +10,7 @@
 #include "projections/audit_projector.h"
 #include "projections/entity_projector.h"
 #include "projections/entity_reads.h"
+#include "projections/replay.h"
 
 namespace fsm::commands {
 
@@ -143,8 +144,7 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
   auto* ok = std::get_if<events::AppendResult>(&outcome);
   if (!ok) return std::nullopt;
   for (const auto& e : ok->events) {
-    auto written = projections::apply_entity_event(tx, e);
-    projections::apply_audit(tx, e);
+    auto written = projections::apply_projections(tx, e);
     if (row) *row = written.value_or("");
   }
   return ok->events;

@@ -15,4 +15,10 @@ nlohmann::json EventMetadata::to_json() const {
   return j;
 }
 
+nlohmann::json RecordedEvent::to_json() const {
+  return {{"position", position}, {"stream_id", stream_id}, {"stream_type", stream_type},
+          {"version", version},   {"type", type},           {"data", data},
+          {"metadata", metadata}, {"recorded_at", format_rfc3339(recorded_at)}};
+}
+
 }  // namespace fsm::events

@@ -54,6 +54,8 @@ struct RecordedEvent {
   Timestamp recorded_at{};
 
   Checkpoint checkpoint() const { return {tx_id, position}; }
+  // As /events, history and `fsmctl events` show it.
+  nlohmann::json to_json() const;
 };
 
 struct AppendRequest {

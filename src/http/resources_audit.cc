@@ -2,7 +2,6 @@
 // an entity's history (its events, oldest first, straight from the log).
 #include <limits>
 
-#include "common/time.h"
 #include "common/uuid.h"
 #include "events/pg_event_store.h"
 #include "http/resources.h"
@@ -37,12 +36,6 @@ const ListOptions& audit_list() {
   return o;
 }
 
-// An event as /events and /history answer it.
-json event_json(const events::RecordedEvent& e) {
-  return {{"position", e.position},   {"stream_id", e.stream_id}, {"stream_type", e.stream_type},
-          {"version", e.version},     {"type", e.type},           {"data", e.data},
-          {"metadata", e.metadata},   {"recorded_at", format_rfc3339(e.recorded_at)}};
-}
 
 }  // namespace
 
@@ -146,7 +139,7 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
     return not_found(req);
   }
   json data = json::array();
-  for (const auto& e : events) data.push_back(event_json(e));
+  for (const auto& e : events) data.push_back(e.to_json());
   return Response::json(200, {{"data", std::move(data)}, {"next_after", events.back().position}});
 }
 

@@ -9,8 +9,6 @@
 namespace fsm::projections {
 namespace {
 
-std::string json_select(const EntityTable& t) { return row_json_sql(t); }
-
 void require_column(const EntityTable& t, const std::string& c) {
   if (c != "id" && std::find(t.columns.begin(), t.columns.end(), c) == t.columns.end()) {
     throw std::invalid_argument("not a column of " + t.table + ": " + c);
@@ -73,7 +71,7 @@ const EntityTable& entity_table(const std::string& stream_type) {
 std::optional<std::string> read_entity(pqxx::transaction_base& tx, const EntityTable& t,
                                        const std::string& account_id, const std::string& id,
                                        const std::string& visible_to) {
-  const std::string sql = "SELECT " + json_select(t) + " FROM " + t.table +
+  const std::string sql = "SELECT " + row_json_sql(t) + " FROM " + t.table +
                           " t WHERE t.id = $1::uuid AND t.account_id = $2::uuid";
   auto r = visible_to.empty() ? exec_cached(tx, sql, {id, account_id})
                               : exec_cached(tx, sql + " AND " + visibility(t, 3, "t"),
@@ -123,7 +121,7 @@ ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
   // (a command, a hand-run UPDATE, a rebuild) changes the snapshot.
   ListPage page;
   auto r = exec_cached(
-      tx, "SELECT " + json_select(t) + ", pg_current_snapshot()::text" + from_where_order, params);
+      tx, "SELECT " + row_json_sql(t) + ", pg_current_snapshot()::text" + from_where_order, params);
   for (const auto& row : r) page.rows.emplace_back(row[0].c_str());
   if (q.offset == 0 && static_cast<int>(r.size()) < q.limit) {
     page.total = static_cast<long long>(r.size());  // the whole list is on this page
@@ -141,7 +139,7 @@ ListPage list_entities(pqxx::transaction_base& tx, const EntityTable& t,
   }
   // Page and total again from one statement (one snapshot), so they agree.
   auto both = exec_cached(tx,
-                          "SELECT " + json_select(t) + ", pg_current_snapshot()::text, (" +
+                          "SELECT " + row_json_sql(t) + ", pg_current_snapshot()::text, (" +
                               count_sql + ")" + from_where_order,
                           params);
   page.rows.clear();

@@ -21,18 +21,13 @@ void prepare_replay(pqxx::connection& conn) {
   prepare_audit_projector(conn);
 }
 
-void apply(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
-  apply_entity_event(tx, e);
-  apply_audit(tx, e);
-}
-
 // Replays from `from` to the end of what `horizon` lets `tx` read; returns
 // where it stopped and adds to `count`.
 events::Checkpoint replay(pqxx::transaction_base& tx, events::Checkpoint from,
                           events::PgEventStore::Horizon horizon, long long& count) {
   for (;;) {
     auto batch = events::PgEventStore::read_all_in(tx, from, kBatch, horizon);
-    for (const auto& e : batch.events) apply(tx, e);
+    for (const auto& e : batch.events) apply_projections(tx, e);
     count += static_cast<long long>(batch.events.size());
     from = batch.next;
     if (static_cast<int>(batch.events.size()) < kBatch) return from;
@@ -40,6 +35,13 @@ events::Checkpoint replay(pqxx::transaction_base& tx, events::Checkpoint from,
 }
 
 }  // namespace
+
+std::optional<std::string> apply_projections(pqxx::transaction_base& tx,
+                                             const events::RecordedEvent& e) {
+  auto row = apply_entity_event(tx, e);
+  apply_audit(tx, e);
+  return row;
+}
 
 const std::vector<std::string>& projection_tables();
 
@@ -159,7 +161,7 @@ RebuildReport rebuild(const std::string& url,
     const long long before = report.events;
     long long count = 0;
     auto batch = events::PgEventStore::read_all_in(tx, at, batch_size);
-    for (const auto& e : batch.events) apply(tx, e);
+    for (const auto& e : batch.events) apply_projections(tx, e);
     count = static_cast<long long>(batch.events.size());
     at = batch.next;
     tx.commit();

@@ -9,7 +9,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <pqxx/pqxx>
 #include <vector>
+
+#include "events/event.h"
 
 #include "common/time.h"
 
@@ -18,6 +21,12 @@ namespace fsm::projections {
 // Every read table a replay produces (entity tables, their line items,
 // payments, the audit log), all keyed by `id`.
 const std::vector<std::string>& projection_tables();
+
+// Applies one event to every projection (its entity's tables, the audit log),
+// live in the event's transaction or in a replay; the entity's row as
+// written, when one was (see apply_entity_event).
+std::optional<std::string> apply_projections(pqxx::transaction_base& tx,
+                                             const events::RecordedEvent& event);
 
 struct Difference {
   std::string table;

@@ -69,11 +69,22 @@ int main(int argc, char** argv) {
                 "any difference");
   auto* proj_rebuild = projections->add_subcommand(
       "rebuild", "replay the log into fresh tables and swap them in (blue/green)");
-  bool all = true;
-  proj_rebuild->add_flag("--all", all, "every projection (the only mode so far)");
-  int rebuild_batch = 20000;
-  proj_rebuild->add_option("--batch", rebuild_batch, "events per transaction while replaying")
-      ->check(CLI::Range(1, 1000000));
+  // NAME… or --all (the default when neither is given).
+  std::vector<std::string> proj_names;
+  std::string names_help = "projections:";
+  for (const auto& n : fsm::projections::projection_names()) names_help += " " + n;
+  bool all_projections = false;
+  for (auto* sub : {proj_verify, proj_rebuild}) {
+    auto* names = sub->add_option("NAME", proj_names, names_help);
+    sub->add_flag("--all", all_projections, "every projection (the default)")->excludes(names);
+  }
+  std::string rebuild_until;
+  proj_rebuild->add_option("--until", rebuild_until,
+                           "POSITION or RFC 3339 TIMESTAMP: build the tables as of then in schema "
+                           "fsm_until, for reading; nothing is swapped");
+  int rebuild_batch = 50000;
+  proj_rebuild->add_option("--batch", rebuild_batch, "rows per COPY transaction while replaying")
+      ->check(CLI::Range(1, 10000000));
 
   auto* events_cmd = app.add_subcommand("events", "read the event log")->require_subcommand(1);
   bool events_json = false;
@@ -179,7 +190,7 @@ int main(int argc, char** argv) {
       }
     }
     if (proj_verify->parsed()) {
-      const auto report = fsm::projections::verify(database_url(db_flag));
+      const auto report = fsm::projections::verify(database_url(db_flag), proj_names);
       for (const auto& d : report.differences) {
         std::cout << nlohmann::json{{"table", d.table},
                                     {"id", d.id},
@@ -196,16 +207,35 @@ int main(int argc, char** argv) {
       return report.differences.empty() ? 0 : 1;
     }
     if (proj_rebuild->parsed()) {
-      const auto report = fsm::projections::rebuild(
-          database_url(db_flag), [](long long events, double seconds) {
-            std::cerr << nlohmann::json{{"events", events},
-                                        {"seconds", seconds},
-                                        {"events_per_s", seconds > 0 ? events / seconds : 0.0}}
-                             .dump()
-                      << std::endl;
-          },
-          rebuild_batch);
-      std::cout << nlohmann::json{{"events", report.events}, {"seconds", report.seconds}}.dump()
+      fsm::projections::RebuildOptions options;
+      options.names = proj_names;
+      options.batch_rows = static_cast<std::size_t>(rebuild_batch);
+      if (!rebuild_until.empty()) {
+        if (rebuild_until.find_first_not_of("0123456789") == std::string::npos) {
+          options.until.position = std::stoll(rebuild_until);
+        } else if (auto at = fsm::parse_rfc3339(rebuild_until)) {
+          options.until.at = *at;
+        } else {
+          throw std::invalid_argument("--until: expected a position or an RFC 3339 timestamp");
+        }
+      }
+      options.progress = [](long long done, long long total, double seconds) {
+        const double rate = seconds > 0 ? done / seconds : 0.0;
+        std::cerr << nlohmann::json{{"events", done},
+                                    {"of", total},
+                                    {"seconds", seconds},
+                                    {"events_per_s", static_cast<long long>(rate)},
+                                    {"eta_seconds", rate > 0 && total > done
+                                                        ? (total - done) / rate
+                                                        : 0.0}}
+                         .dump()
+                  << std::endl;
+      };
+      const auto report = fsm::projections::rebuild(database_url(db_flag), options);
+      std::cout << nlohmann::json{{"events", report.events},
+                                  {"seconds", report.seconds},
+                                  {"schema", report.schema}}
+                       .dump()
                 << std::endl;
     }
     if (account_create->parsed()) {

@@ -153,6 +153,9 @@ std::optional<AppendOutcome> resolve_no_write(pqxx::transaction_base& tx, const 
 
 PgEventStore::PgEventStore(PgPool& pool) : pool_(pool) {}
 
+const char* PgEventStore::event_columns() { return kEventColumns; }
+RecordedEvent PgEventStore::from_row(const pqxx::row& row) { return to_recorded(row); }
+
 void PgEventStore::prepare(pqxx::connection& conn) {
   conn.prepare("fsm_append_existing", append_existing_sql());
   conn.prepare("fsm_append_new", append_new_sql());

@@ -49,6 +49,10 @@ class PgEventStore final : public EventStore {
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);
+  // The columns of an event row (a SELECT list over `events`) and the event
+  // such a row holds, for readers that write their own query.
+  static const char* event_columns();
+  static RecordedEvent from_row(const pqxx::row& row);
   // kFinished: only transactions older than every running one (gap-safe for
   // a reader that follows the log); kVisible: all the snapshot sees (for a
   // fixed snapshot, or when every writer is locked out).

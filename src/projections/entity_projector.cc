@@ -8,13 +8,6 @@
 namespace fsm::projections {
 namespace {
 
-const EntityTable* table_for(const std::string& stream_type) {
-  for (const auto& t : entity_tables()) {
-    if (t.stream_type == stream_type) return &t;
-  }
-  return nullptr;
-}
-
 std::string stmt(const EntityTable& t, const char* what) { return "fsm_proj_" + t.table + "_" + what; }
 
 }  // namespace
@@ -24,6 +17,13 @@ const std::vector<std::string> kLineColumns = {"description", "quantity", "unit_
 const std::vector<std::string> kInvoiceLineColumns = {
     "estimate_line_item_id", "description", "quantity", "unit_price_cents", "total_cents",
     "sort_order"};
+
+const EntityTable* entity_table_for(const std::string& stream_type) {
+  for (const auto& t : entity_tables()) {
+    if (t.stream_type == stream_type) return &t;
+  }
+  return nullptr;
+}
 
 const std::vector<EntityTable>& entity_tables() {
   static const std::vector<std::string> kStamps = {"created_at", "updated_at"};
@@ -113,10 +113,8 @@ void prepare_entity_projector(pqxx::connection& conn) {
     }
   }
   conn.prepare("fsm_proj_payments_insert",
-               "INSERT INTO payments (id, account_id, invoice_id, amount_cents, method, received_at,"
-               " notes, created_at, last_event_position) SELECT r.id, $2::uuid, $3::uuid,"
-               " r.amount_cents, r.method, r.received_at, r.notes, $4::timestamptz, $5::bigint"
-               " FROM jsonb_populate_record(NULL::payments, $1::jsonb) r ON CONFLICT (id) DO NOTHING");
+               "INSERT INTO payments SELECT r.* FROM jsonb_populate_record(NULL::payments,"
+               " $1::jsonb) r ON CONFLICT (id) DO NOTHING");
   conn.prepare("fsm_proj_payments_delete", "DELETE FROM payments WHERE id = $1::uuid");
 }
 
@@ -158,62 +156,98 @@ std::string row_json_sql(const EntityTable& t) {
   return out + ")::text";
 }
 
-namespace {
-
-// Payments are rows of their own, recorded and removed by events on their
-// invoice's stream.
-void apply_payment(pqxx::transaction_base& tx, const events::RecordedEvent& e,
-                   const std::string& at) {
-  if (e.type == "InvoicePaymentRecorded") {
-    tx.exec_prepared("fsm_proj_payments_insert", e.data.value("payment", nlohmann::json()).dump(),
-                     e.metadata.value("account_id", std::string()), e.stream_id, at, e.position);
-  } else if (e.type == "InvoicePaymentRemoved") {
-    tx.exec_prepared("fsm_proj_payments_delete", e.data.value("payment_id", std::string()));
-  }
-}
-
-}  // namespace
-
-std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
-                                              const events::RecordedEvent& e) {
-  const EntityTable* t = table_for(e.stream_type);
-  if (!t) return std::nullopt;
+RowChange row_change(const EntityTable& t, const events::RecordedEvent& e) {
+  RowChange change;
   const std::string at = format_rfc3339(e.recorded_at);
-  pqxx::result written;
+  const nlohmann::json* source = nullptr;
   if (e.type.ends_with("Created")) {
-    nlohmann::json row =
+    change.kind = RowChange::Kind::kInsert;
+    change.fields =
         created_row(e.data, e.stream_id, e.metadata.value("account_id", nlohmann::json()), e.version);
-    row[kPositionColumn] = e.position;
-    row["created_at"] = at;
-    row["updated_at"] = at;
-    written = tx.exec_prepared(stmt(*t, "insert"), row.dump());
+    change.fields["created_at"] = at;
+    change.fields["updated_at"] = at;
+    source = &e.data;
   } else if (e.type.ends_with("Deleted")) {
-    tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
+    change.kind = RowChange::Kind::kDelete;
+    return change;
   } else {
     // Updated, StatusChanged and other event types (a payment) carry their
     // column changes in `changes`; one without (a password change) is still
     // a version of the entity.
-    nlohmann::json changes = e.data.value("changes", nlohmann::json::object());
-    if (e.type.ends_with("StatusChanged")) changes["status"] = e.data.value("to", "");
-    changes["version"] = e.version;
-    changes["updated_at"] = at;
-    changes[kPositionColumn] = e.position;
-    changes.erase("id");
-    changes.erase("account_id");
-    changes.erase("created_at");
-    written = tx.exec_prepared(stmt(*t, "update"), e.stream_id, changes.dump(), e.version);
+    change.kind = RowChange::Kind::kUpdate;
+    auto changes = e.data.find("changes");
+    if (changes != e.data.end() && changes->is_object()) {
+      change.fields = *changes;
+      source = &*changes;
+    } else {
+      change.fields = nlohmann::json::object();
+    }
+    if (e.type.ends_with("StatusChanged")) change.fields["status"] = e.data.value("to", "");
+    change.fields["version"] = e.version;
+    change.fields["updated_at"] = at;
+    change.fields.erase("id");
+    change.fields.erase("account_id");
+    change.fields.erase("created_at");
   }
-  apply_payment(tx, e, at);
+  change.fields[kPositionColumn] = e.position;
+  if (t.line_items && source && source->contains("line_items")) {
+    change.line_items = &(*source)["line_items"];
+  }
+  return change;
+}
+
+PaymentChange payment_change(const events::RecordedEvent& e) {
+  PaymentChange change;
+  if (e.type == "InvoicePaymentRecorded") {
+    change.kind = PaymentChange::Kind::kRecord;
+    change.row = e.data.value("payment", nlohmann::json::object());
+    change.row["account_id"] = e.metadata.value("account_id", nlohmann::json());
+    change.row["invoice_id"] = e.stream_id;
+    change.row["created_at"] = format_rfc3339(e.recorded_at);
+    change.row[kPositionColumn] = e.position;
+  } else if (e.type == "InvoicePaymentRemoved") {
+    change.kind = PaymentChange::Kind::kRemove;
+    change.id = e.data.value("payment_id", std::string());
+  }
+  return change;
+}
+
+void apply_payment_event(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
+  const PaymentChange payment = payment_change(e);
+  if (payment.kind == PaymentChange::Kind::kRecord) {
+    tx.exec_prepared("fsm_proj_payments_insert", payment.row.dump());
+  } else if (payment.kind == PaymentChange::Kind::kRemove) {
+    tx.exec_prepared("fsm_proj_payments_delete", payment.id);
+  }
+}
+
+std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
+                                              const events::RecordedEvent& e) {
+  const EntityTable* t = entity_table_for(e.stream_type);
+  if (!t) return std::nullopt;
+  const RowChange change = row_change(*t, e);
+  pqxx::result written;
+  switch (change.kind) {
+    case RowChange::Kind::kInsert:
+      written = tx.exec_prepared(stmt(*t, "insert"), change.fields.dump());
+      break;
+    case RowChange::Kind::kUpdate:
+      written = tx.exec_prepared(stmt(*t, "update"), e.stream_id, change.fields.dump(), e.version);
+      break;
+    case RowChange::Kind::kDelete:
+      tx.exec_prepared(stmt(*t, "delete"), e.stream_id, e.version);
+      break;
+    case RowChange::Kind::kNone:
+      break;
+  }
   if (written.empty()) return std::nullopt;
   if (t->line_items) {
-    const nlohmann::json& source =
-        e.type.ends_with("Created") ? e.data : e.data.value("changes", nlohmann::json::object());
-    if (source.contains("line_items")) {
+    if (change.line_items) {
       tx.exec_prepared(stmt(*t, "lines"), e.stream_id,
                        e.metadata.value("account_id", nlohmann::json()).is_string()
                            ? e.metadata["account_id"].get<std::string>()
                            : std::string(),
-                       source["line_items"].dump());
+                       change.line_items->dump());
     }
     // The answer includes the line items, written after the row.
     return std::string(tx.exec_prepared1(stmt(*t, "row"), e.stream_id)[0].c_str());

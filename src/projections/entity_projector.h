@@ -39,6 +39,33 @@ const std::vector<EntityTable>& entity_tables();
 // event applied to the row (not part of the API's JSON).
 inline constexpr const char* kPositionColumn = "last_event_position";
 
+// What one event does to its entity's row: the projector's one decision,
+// carried out by statements on the live path and folded in memory by a bulk
+// replay (bulk_replay.h).
+struct RowChange {
+  enum class Kind { kNone, kInsert, kUpdate, kDelete };
+  Kind kind = Kind::kNone;
+  // kInsert: every column's value (absent = NULL); kUpdate: the changed
+  // columns. Keys that name no column are ignored.
+  nlohmann::json fields;
+  // The entity's line items, replaced whole, when the event carries them.
+  const nlohmann::json* line_items = nullptr;
+};
+RowChange row_change(const EntityTable& table, const events::RecordedEvent& event);
+
+// What one event does to the payments table: records a payment (`row` holds
+// every column) or removes one (`id`).
+struct PaymentChange {
+  enum class Kind { kNone, kRecord, kRemove };
+  Kind kind = Kind::kNone;
+  nlohmann::json row;
+  std::string id;
+};
+PaymentChange payment_change(const events::RecordedEvent& event);
+
+// The entity table of a stream type, or nullptr when it has none.
+const EntityTable* entity_table_for(const std::string& stream_type);
+
 // Registers the prepared statements on a connection.
 void prepare_entity_projector(pqxx::connection& conn);
 
@@ -47,6 +74,9 @@ void prepare_entity_projector(pqxx::connection& conn);
 // when no row was written (a delete, a replayed event, no table).
 std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
                                               const events::RecordedEvent& event);
+
+// Applies one event to the payments table (most events leave it alone).
+void apply_payment_event(pqxx::transaction_base& tx, const events::RecordedEvent& event);
 
 // The SQL expression (over alias `t`) that renders a row of `table` as the
 // API's JSON text: every column, timestamps in UTC with milliseconds.

@@ -12,8 +12,8 @@
 namespace fsm::projections {
 namespace {
 
-constexpr int kBatch = 2000;
 constexpr const char* kRebuildSchema = "fsm_rebuild";
+constexpr const char* kUntilSchema = "fsm_until";
 
 void prepare_replay(pqxx::connection& conn) {
   events::PgEventStore::prepare(conn);
@@ -21,25 +21,16 @@ void prepare_replay(pqxx::connection& conn) {
   prepare_audit_projector(conn);
 }
 
-// Replays from `from` to the end of what `horizon` lets `tx` read; returns
-// where it stopped and adds to `count`.
-events::Checkpoint replay(pqxx::transaction_base& tx, events::Checkpoint from,
-                          events::PgEventStore::Horizon horizon, long long& count) {
-  for (;;) {
-    auto batch = events::PgEventStore::read_all_in(tx, from, kBatch, horizon);
-    for (const auto& e : batch.events) apply_projections(tx, e);
-    count += static_cast<long long>(batch.events.size());
-    from = batch.next;
-    if (static_cast<int>(batch.events.size()) < kBatch) return from;
-  }
-}
-
 }  // namespace
 
 std::optional<std::string> apply_projections(pqxx::transaction_base& tx,
-                                             const events::RecordedEvent& e) {
-  auto row = apply_entity_event(tx, e);
-  apply_audit(tx, e);
+                                             const events::RecordedEvent& e,
+                                             const Selection* only) {
+  std::optional<std::string> row;
+  const EntityTable* t = entity_table_for(e.stream_type);
+  if (t && (!only || only->has(t->table))) row = apply_entity_event(tx, e);
+  if (!only || only->has("payments")) apply_payment_event(tx, e);
+  if (!only || only->has("audit_log")) apply_audit(tx, e);
   return row;
 }
 
@@ -99,18 +90,36 @@ const std::vector<std::string>& projection_tables() {
   return tables;
 }
 
-VerifyReport verify(const std::string& url, std::size_t max_differences) {
+VerifyReport verify(const std::string& url, const std::vector<std::string>& names,
+                    std::size_t max_differences) {
+  const Selection selection = select_projections(names);
   VerifyReport report;
-  pqxx::connection conn(url);
-  pqxx::transaction<pqxx::repeatable_read> tx(conn);
-  create_scratch_tables(tx);
-  prepare_replay(conn);
-  replay(tx, {}, events::PgEventStore::Horizon::kVisible, report.events);
+  // The reader streams the log; the writer holds the scratch tables. Both
+  // read in the reader's snapshot, which is also what the live tables are
+  // compared in.
+  pqxx::connection reader_conn(url), writer_conn(url);
+  pqxx::transaction<pqxx::repeatable_read> reader(reader_conn);
+  const std::string snapshot = reader.exec1("SELECT pg_export_snapshot()")[0].c_str();
+  pqxx::transaction<pqxx::repeatable_read> writer(writer_conn);
+  writer.exec("SET TRANSACTION SNAPSHOT " + writer.quote(snapshot));
+  for (const auto& t : selection.tables) {
+    // No indexes: they are written once and joined by a hash.
+    writer.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t +
+                " INCLUDING DEFAULTS) ON COMMIT DROP");
+  }
+  BulkOptions options;
+  options.selection = selection;
+  report.events =
+      bulk_replay(reader, [&](const TableBatch& b) { copy_into(writer, b); }, options);
   for (const auto& t : projection_tables()) {
-    auto rows = tx.exec(
+    if (!selection.has(t)) continue;
+    auto rows = writer.exec(
         "SELECT coalesce(l.id, r.id)::text, coalesce(to_jsonb(l)::text, 'null'),"
         " coalesce(to_jsonb(r)::text, 'null') FROM public." + t + " l FULL JOIN pg_temp." + t +
-        " r ON l.id = r.id WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(r) ORDER BY 1 LIMIT " +
+        // Rows compared by their text (same session, same settings): cheaper
+        // than JSON, and as strict; JSON is made only for differing rows.
+        " r ON l.id = r.id WHERE l.id IS NULL OR r.id IS NULL OR l::text <> r::text"
+        " ORDER BY 1 LIMIT " +
         std::to_string(max_differences + 1));
     for (const auto& r : rows) {
       if (report.differences.size() >= max_differences) {
@@ -120,18 +129,91 @@ VerifyReport verify(const std::string& url, std::size_t max_differences) {
       report.differences.push_back({t, r[0].c_str(), r[1].c_str(), r[2].c_str()});
     }
   }
-  tx.abort();  // verify changes nothing
+  writer.abort();  // verify changes nothing
+  reader.abort();
   return report;
 }
 
-RebuildReport rebuild(const std::string& url,
-                      const std::function<void(long long, double)>& progress, int batch_size) {
+namespace {
+
+// Gives the copies in `schema` the live tables' indexes and constraints'
+// indexes, under the same names (names are per schema), built once over the
+// loaded rows.
+void build_indexes(pqxx::transaction_base& tx, const std::string& schema,
+                   const std::string& table) {
+  const std::string live = "public." + table;
+  for (const auto& c : tx.exec_params(
+           "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+           " WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+           live)) {
+    tx.exec("ALTER TABLE " + schema + "." + table + " ADD CONSTRAINT " +
+            tx.quote_name(c[0].c_str()) + " " + c[1].c_str());
+  }
+  for (const auto& i : tx.exec_params(
+           "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::regclass"
+           " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+           " ORDER BY 1",
+           live)) {
+    std::string def = i[0].c_str();
+    const std::string on = " ON " + live + " ";
+    const auto at = def.find(on);
+    if (at == std::string::npos) throw std::runtime_error("unexpected index definition: " + def);
+    def.replace(at, on.size(), " ON " + schema + "." + table + " ");
+    tx.exec(def);
+  }
+}
+
+// The events committed after `since` (a pg_snapshot's text) and visible now,
+// per stream in version order; `since` becomes the current snapshot.
+std::vector<events::RecordedEvent> committed_since(pqxx::transaction_base& tx, std::string& since,
+                                                   const Selection& selection) {
+  const std::string now = tx.exec1("SELECT pg_current_snapshot()::text")[0].c_str();
+  auto rows = tx.exec_params(
+      std::string("SELECT ") + events::PgEventStore::event_columns() +
+          " FROM events WHERE events.tx_id >= pg_snapshot_xmin($1::pg_snapshot)"
+          " AND NOT pg_visible_in_snapshot(events.tx_id, $1::pg_snapshot)" +
+          selection.stream_filter(tx, " AND ") +
+          " ORDER BY events.stream_id, events.stream_version",
+      since);
+  since = now;
+  std::vector<events::RecordedEvent> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(events::PgEventStore::from_row(r));
+  return out;
+}
+
+// Applies events committed since the last snapshot (per stream in version
+// order). A stream that began since has no rows yet: it is folded and copied
+// like the bulk phase; the others get the live path's statements.
+void catch_up(pqxx::transaction_base& tx, const std::vector<events::RecordedEvent>& events,
+              const Selection& selection) {
+  BulkFold fold(selection, [&](const TableBatch& b) { copy_into(tx, b); });
+  bool fresh = false;
+  const std::string* stream = nullptr;
+  for (const auto& e : events) {
+    if (!stream || *stream != e.stream_id) {
+      stream = &e.stream_id;
+      fresh = e.version == 1;
+    }
+    if (fresh) {
+      fold.apply(e);
+    } else {
+      apply_projections(tx, e, &selection);
+    }
+  }
+  fold.finish();
+}
+
+}  // namespace
+
+RebuildReport rebuild(const std::string& url, const RebuildOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
+  const Selection selection = select_projections(options.names);
   RebuildReport report;
-  const std::string schema = kRebuildSchema;
+  const std::string schema = options.until.any() ? kUntilSchema : kRebuildSchema;
   // One rebuild at a time: a second would drop the first one's tables. The
   // lock belongs to this session and goes away with it (also on kill -9).
   pqxx::connection guard(url);
@@ -146,60 +228,82 @@ RebuildReport rebuild(const std::string& url,
     // A previous run that died left its half-built tables here: start afresh.
     tx.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
     tx.exec("CREATE SCHEMA " + schema);
-    for (const auto& t : projection_tables()) {
-      tx.exec("CREATE TABLE " + schema + "." + t + " (LIKE public." + t + " INCLUDING ALL)");
+    for (const auto& t : selection.tables) {
+      // Indexes come after the load: built once, not maintained row by row.
+      tx.exec("CREATE TABLE " + schema + "." + t + " (LIKE public." + t +
+              " INCLUDING ALL EXCLUDING INDEXES)");
     }
     tx.commit();
   }
   pqxx::connection conn(url);
   conn.set_variable("search_path", schema + ", public");
-  prepare_replay(conn);
-  // Bulk phase, batch by batch, while commands keep landing.
-  events::Checkpoint at{};
-  for (;;) {
+  // Bulk phase: one snapshot of the log, streamed by the reader; the rows
+  // are committed batch by batch (progress shows in the tables).
+  std::string since;
+  {
+    pqxx::connection reader_conn(url);
+    pqxx::transaction<pqxx::repeatable_read> reader(reader_conn);
+    since = reader.exec1("SELECT pg_current_snapshot()::text")[0].c_str();
+    BulkOptions bulk;
+    bulk.selection = selection;
+    bulk.until = options.until;
+    bulk.flush_rows = options.batch_rows;
+    if (options.progress) {
+      bulk.progress = [&](long long done, long long total) {
+        options.progress(done, total, elapsed());
+      };
+    }
+    report.events = bulk_replay(
+        reader,
+        [&](const TableBatch& b) {
+          pqxx::work tx(conn);
+          copy_into(tx, b);
+          tx.commit();
+        },
+        bulk);
+    reader.commit();
+  }
+  {
     pqxx::work tx(conn);
-    const long long before = report.events;
-    long long count = 0;
-    auto batch = events::PgEventStore::read_all_in(tx, at, batch_size);
-    for (const auto& e : batch.events) apply_projections(tx, e);
-    count = static_cast<long long>(batch.events.size());
-    at = batch.next;
+    tx.exec("SET LOCAL maintenance_work_mem = '128MB'");
+    for (const auto& t : selection.tables) build_indexes(tx, schema, t);
     tx.commit();
-    report.events = before + count;
-    if (progress) progress(report.events, elapsed());
-    if (count < batch_size) break;
+  }
+  report.schema = schema;
+  if (options.until.any()) {
+    report.seconds = elapsed();
+    return report;  // a past state is for reading, never swapped in
+  }
+  // Catch-up: what committed since the snapshot, event by event with the
+  // live path's statements, in rounds while commands keep landing.
+  prepare_replay(conn);
+  for (int round = 0; round < 10; ++round) {
+    pqxx::transaction<pqxx::repeatable_read> tx(conn);
+    const auto batch = committed_since(tx, since, selection);
+    catch_up(tx, batch, selection);
+    tx.commit();
+    report.events += static_cast<long long>(batch.size());
+    if (batch.size() < 1000) break;
   }
   // The swap: every command writes `streams`, so an EXCLUSIVE lock on it waits
   // for the appends in flight and holds new ones back (reads go on). Then
-  // every event is committed: replay the rest and swap in one transaction.
+  // every event is committed: apply the rest and swap in one transaction.
   {
     pqxx::work tx(conn);
     tx.exec("LOCK TABLE public.streams IN EXCLUSIVE MODE");
-    at = replay(tx, at, events::PgEventStore::Horizon::kVisible, report.events);
-    for (const auto& t : projection_tables()) {
-      // The copies' indexes got generated names; give each the name of the
-      // live index with the same definition, which migrations may refer to.
-      auto names = tx.exec_params(
-          "SELECT n.indexname, o.indexname FROM pg_indexes n JOIN pg_indexes o"
-          " ON o.schemaname = 'public' AND o.tablename = n.tablename"
-          " AND split_part(o.indexdef, ' USING ', 2) = split_part(n.indexdef, ' USING ', 2)"
-          " AND (o.indexdef LIKE 'CREATE UNIQUE%') = (n.indexdef LIKE 'CREATE UNIQUE%')"
-          " WHERE n.schemaname = $1 AND n.tablename = $2",
-          schema, t);
+    const auto rest = committed_since(tx, since, selection);
+    catch_up(tx, rest, selection);
+    report.events += static_cast<long long>(rest.size());
+    for (const auto& t : selection.tables) {
       tx.exec("DROP TABLE public." + t);
       tx.exec("ALTER TABLE " + schema + "." + t + " SET SCHEMA public");
-      for (const auto& n : names) {
-        if (std::string(n[0].c_str()) != n[1].c_str()) {
-          tx.exec("ALTER INDEX public." + tx.quote_name(n[0].c_str()) + " RENAME TO " +
-                  tx.quote_name(n[1].c_str()));
-        }
-      }
     }
     tx.exec("DROP SCHEMA " + schema);
     tx.commit();
   }
+  report.schema = "public";
   report.seconds = elapsed();
-  if (progress) progress(report.events, report.seconds);
+  if (options.progress) options.progress(report.events, report.events, report.seconds);
   return report;
 }
 

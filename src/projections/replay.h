@@ -1,9 +1,11 @@
-// Replaying the log into fresh tables with the very projector code the live
-// path uses, to check the read tables (verify) or to replace them (rebuild).
+// Replaying the log into fresh tables with the projector's own decisions, to
+// check the read tables (verify), to replace them (rebuild) or to see an
+// entity as it was (as_of).
 //
 // The fresh tables have the live tables' names in another schema (a
 // temporary one for verify, `fsm_rebuild` for rebuild), found first through
-// the search path, so the projector's unqualified statements write there.
+// the search path, so COPY and the projector's unqualified statements write
+// there.
 #pragma once
 
 #include <functional>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "events/event.h"
+#include "projections/bulk_replay.h"
 
 #include "common/time.h"
 
@@ -22,11 +25,13 @@ namespace fsm::projections {
 // payments, the audit log), all keyed by `id`.
 const std::vector<std::string>& projection_tables();
 
-// Applies one event to every projection (its entity's tables, the audit log),
-// live in the event's transaction or in a replay; the entity's row as
-// written, when one was (see apply_entity_event).
+// Applies one event to every projection (its entity's tables, payments, the
+// audit log), live in the event's transaction or in a catch-up; the entity's
+// row as written, when one was (see apply_entity_event). `only`: just these
+// projections' tables.
 std::optional<std::string> apply_projections(pqxx::transaction_base& tx,
-                                             const events::RecordedEvent& event);
+                                             const events::RecordedEvent& event,
+                                             const Selection* only = nullptr);
 
 struct Difference {
   std::string table;
@@ -41,10 +46,12 @@ struct VerifyReport {
   bool truncated = false;
 };
 
-// Replays the whole log into temporary tables and compares them with the
-// live ones, all inside one repeatable-read snapshot, so writes that land
-// meanwhile cause no false differences. Changes nothing.
-VerifyReport verify(const std::string& database_url, std::size_t max_differences = 1000);
+// Replays the log in bulk into temporary tables and compares them with the
+// live ones, reading both in one exported repeatable-read snapshot, so writes
+// that land meanwhile cause no false differences. Changes nothing.
+// `names`: the projections to check (empty: all).
+VerifyReport verify(const std::string& database_url, const std::vector<std::string>& names = {},
+                    std::size_t max_differences = 1000);
 
 // The entity `id` of the account as it was at `at`: its events recorded up to
 // then, replayed by the projector into scratch tables on a connection of its
@@ -54,19 +61,29 @@ std::optional<std::string> entity_as_of(const std::string& database_url,
                                         const std::string& account_id, const std::string& id,
                                         Timestamp at);
 
+struct RebuildOptions {
+  std::vector<std::string> names;  // the projections to rebuild (empty: all)
+  // Builds the tables as of then in the schema `fsm_until` for inspection
+  // and swaps nothing: live tables always reflect the whole log.
+  ReplayLimit until;
+  std::size_t batch_rows = 50000;  // rows per COPY transaction in the bulk phase
+  // Now and then: events replayed, events to replay, seconds so far.
+  std::function<void(long long done, long long total, double seconds)> progress;
+};
+
 struct RebuildReport {
   long long events = 0;
   double seconds = 0;
+  std::string schema;    // where the tables ended: "public" after a swap
 };
 
-// Blue/green: replays into `fsm_rebuild` while the live tables keep serving,
-// catches up to the head, then — for the instant of the final catch-up —
-// locks out writers and swaps the tables in one transaction. Killed at any
-// moment before that commit, the live tables are untouched; a rerun starts
-// afresh. `progress` (may be empty) gets the events replayed so far.
-// `batch`: events replayed per transaction in the bulk phase.
-RebuildReport rebuild(const std::string& database_url,
-                      const std::function<void(long long events, double seconds)>& progress = {},
-                      int batch = 20000);
+// Blue/green: bulk-replays a snapshot of the log into fresh tables in
+// `fsm_rebuild` while the live tables keep serving, builds their indexes,
+// applies what committed since (rounds of catch-up, event by event), then —
+// for the instant of the last catch-up — locks out writers and swaps the
+// tables in one transaction. Killed at any moment before that commit, the
+// live tables are untouched; a rerun starts afresh. One at a time (throws
+// std::runtime_error while another runs).
+RebuildReport rebuild(const std::string& database_url, const RebuildOptions& options = {});
 
 }  // namespace fsm::projections

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/api_fixture.h"
+#include "projections/replay.h"
 
 namespace fsm {
 namespace {
@@ -18,6 +19,16 @@ class MoneyTest : public testing::ApiTest {
   void SetUp() override {
     ApiTest::SetUp();
     client_ = post("/api/v1/clients", admin_, {{"name", "Client"}})["id"];
+  }
+
+  // Whatever a test did (line items replaced, converts, payments recorded
+  // and removed), the log replayed in bulk gives exactly the live tables.
+  void TearDown() override {
+    for (const auto& d : projections::verify(db_.url()).differences) {
+      ADD_FAILURE() << d.table << " " << d.id << "\nlive:     " << d.live
+                    << "\nreplayed: " << d.replayed;
+    }
+    ApiTest::TearDown();
   }
 
   json lines() {

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <date/date.h>
+
+#include <random>
 #include <set>
 
 #include "common/env.h"
@@ -14,6 +17,20 @@ TEST(Time, FormatsUtcWithMilliseconds) {
   auto t = parse_rfc3339("2026-11-28T09:30:00.123456Z");
   ASSERT_TRUE(t);
   EXPECT_EQ(format_rfc3339(*t), "2026-11-28T09:30:00.123Z");
+}
+
+// The hand-written formatter agrees with date::format everywhere: across
+// leap days, month ends, before 1970 and up to year 9999.
+TEST(Time, FormatsLikeDateFormatForAnyInstant) {
+  std::mt19937_64 rng(42);
+  const std::int64_t lo = -62135596800000000LL, hi = 253402300799999999LL;  // 0001..9999
+  std::uniform_int_distribution<std::int64_t> any(lo, hi), near(-5e15, 5e15);
+  for (int i = 0; i < 20000; ++i) {
+    const Timestamp t = from_unix_micros(i % 2 ? any(rng) : near(rng));
+    EXPECT_EQ(format_rfc3339(t),
+              date::format("%FT%TZ", std::chrono::floor<std::chrono::milliseconds>(t)))
+        << to_unix_micros(t);
+  }
 }
 
 TEST(Time, AcceptsAnyOffsetAndAnswersInUtc) {

@@ -235,7 +235,7 @@ TEST_F(ReplayTest, RebuildUntilBuildsThePastAsideAndSwapsNothing) {
 TEST_F(ReplayTest, ARebuildKilledMidwayLeavesTheLiveTablesAlone) {
   // Enough generated job creations that the rebuild is still replaying when killed.
   sql("WITH s AS (INSERT INTO streams (stream_id, stream_type, version)"
-      " SELECT gen_random_uuid(), 'job', 1 FROM generate_series(1, 60000) RETURNING stream_id)"
+      " SELECT gen_random_uuid(), 'job', 1 FROM generate_series(1, 30000) RETURNING stream_id)"
       " INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type, data,"
       " metadata, account_id) SELECT gen_random_uuid(), s.stream_id, 'job', 1, 'JobCreated',"
       " jsonb_build_object('account_id', '" + actor_.account_id + "', 'client_id',"
@@ -256,7 +256,7 @@ TEST_F(ReplayTest, ARebuildKilledMidwayLeavesTheLiveTablesAlone) {
   const pid_t child = ::fork();
   if (child == 0) {
     ::execl(ctl.c_str(), ctl.c_str(), "--database-url", db_.url().c_str(), "projections",
-            "rebuild", "--batch", "200", static_cast<char*>(nullptr));
+            "rebuild", "--batch", "100", static_cast<char*>(nullptr));
     std::_Exit(127);
   }
   // Kill it once it is replaying into fsm_rebuild (its first batch committed).

@@ -51,11 +51,15 @@ void prepare_audit_projector(pqxx::connection& conn) {
   conn.prepare("fsm_proj_audit", insert_audit_sql("jsonb_populate_record(NULL::audit_log, $1::jsonb) r"));
 }
 
-void apply_audit(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
+json audit_row(const events::RecordedEvent& e) {
   json row = audit_entry(e.event_id, e.stream_type, e.stream_id, e.type, e.data, e.metadata);
   row["event_position"] = e.position;
   row["created_at"] = format_rfc3339(e.recorded_at);
-  tx.exec_prepared("fsm_proj_audit", row.dump());
+  return row;
+}
+
+void apply_audit(pqxx::transaction_base& tx, const events::RecordedEvent& e) {
+  tx.exec_prepared("fsm_proj_audit", audit_row(e).dump());
 }
 
 }  // namespace fsm::projections

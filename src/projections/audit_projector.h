@@ -24,6 +24,10 @@ nlohmann::json audit_entry(const std::string& event_id, const std::string& strea
                            const std::string& stream_id, const std::string& event_type,
                            const nlohmann::json& data, const nlohmann::json& metadata);
 
+// The whole audit row of a recorded event (the entry, its position and time),
+// as the live statement inserts it and a bulk replay copies it.
+nlohmann::json audit_row(const events::RecordedEvent& event);
+
 // The INSERT of an audit row; `from` defines the record `r` (audit_log's row
 // type) with every column set.
 std::string insert_audit_sql(const std::string& from);

@@ -66,16 +66,25 @@ void append_line(std::string& out, const json& row, const std::vector<std::strin
   out += '\n';
 }
 
-std::vector<std::string> row_columns(const EntityTable& t) {
-  std::vector<std::string> cols = {"id", kPositionColumn};
-  cols.insert(cols.end(), t.columns.begin(), t.columns.end());
-  return cols;
-}
-
-std::vector<std::string> line_columns(const ChildTable& li) {
-  std::vector<std::string> cols = {"id", "account_id", li.parent_column};
-  cols.insert(cols.end(), li.columns.begin(), li.columns.end());
-  return cols;
+// The COPY columns of an entity table and of its line items, built once.
+struct CopyColumns {
+  std::vector<std::string> row, lines;
+};
+const CopyColumns& copy_columns(const EntityTable& t) {
+  static const std::map<const EntityTable*, CopyColumns> all = [] {
+    std::map<const EntityTable*, CopyColumns> m;
+    for (const auto& e : entity_tables()) {
+      auto& c = m[&e];
+      c.row = {"id", kPositionColumn};
+      c.row.insert(c.row.end(), e.columns.begin(), e.columns.end());
+      if (e.line_items) {
+        c.lines = {"id", "account_id", e.line_items->parent_column};
+        c.lines.insert(c.lines.end(), e.line_items->columns.begin(), e.line_items->columns.end());
+      }
+    }
+    return m;
+  }();
+  return all.at(&t);
 }
 
 // Output lines per table, handed to the writer in batches.
@@ -126,26 +135,20 @@ class StreamFold {
       stream_id_ = e.stream_id;
       table_ = entity_table_for(e.stream_type);
     }
-    if (selection_.has("audit_log")) {
-      json row = audit_entry(e.event_id, e.stream_type, e.stream_id, e.type, e.data, e.metadata);
-      row["event_position"] = e.position;
-      row["created_at"] = format_rfc3339(e.recorded_at);
-      out_.add("audit_log", kAuditColumns, row);
-    }
+    if (selection_.has("audit_log")) out_.add("audit_log", kAuditColumns, audit_row(e));
     if (table_ && selection_.has(table_->table)) apply_row(e);
     if (selection_.has("payments")) apply_payment(e);
   }
 
   // Writes the current stream's rows.
   void finish() {
-    if (table_ && row_) out_.add(table_->table, row_columns(*table_), *row_);
+    if (table_ && row_) out_.add(table_->table, copy_columns(*table_).row, *row_);
     if (table_ && table_->line_items && lines_ && lines_->is_array()) {
       const auto& li = *table_->line_items;
-      const auto cols = line_columns(li);
       for (json item : *lines_) {
         item["account_id"] = lines_account_;
         item[li.parent_column] = stream_id_;
-        out_.add(li.table, cols, item);
+        out_.add(li.table, copy_columns(*table_).lines, item);
       }
     }
     for (const auto& p : payments_) out_.add("payments", kPaymentColumns, p);
@@ -211,12 +214,14 @@ class StreamFold {
   std::vector<json> payments_;
 };
 
-bool past(const ReplayLimit& until, const events::RecordedEvent& e) {
-  if (until.position && e.position > *until.position) return true;
-  return until.at && std::chrono::floor<std::chrono::milliseconds>(e.recorded_at) > *until.at;
-}
-
 }  // namespace
+
+bool ReplayLimit::excludes(const events::RecordedEvent& e) const {
+  if (position && e.position > *position) return true;
+  // At the API's precision: an entity shown as created at ...123Z exists as
+  // of ...123Z.
+  return at && std::chrono::floor<std::chrono::milliseconds>(e.recorded_at) > *at;
+}
 
 struct BulkFold::Impl {
   Impl(const Selection& selection, const std::function<void(const TableBatch&)>& write,
@@ -415,7 +420,7 @@ long long bulk_replay(pqxx::transaction_base& reader,
     while (auto rows = fetched.pop()) {
       for (const auto& r : *rows) {
         const auto e = events::PgEventStore::from_row(r);
-        if (options.until.any() && (e.stream_id == stopped_stream || past(options.until, e))) {
+        if (options.until.any() && (e.stream_id == stopped_stream || options.until.excludes(e))) {
           stopped_stream = e.stream_id;
           continue;
         }

@@ -51,6 +51,8 @@ struct ReplayLimit {
   std::optional<long long> position;
   std::optional<Timestamp> at;
   bool any() const { return position || at; }
+  // Whether `event` is past the limit.
+  bool excludes(const events::RecordedEvent& event) const;
 };
 
 // A batch of rows for one table in COPY's text format: one line each, every

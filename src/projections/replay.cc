@@ -62,10 +62,9 @@ std::optional<std::string> entity_as_of(const std::string& url, const std::strin
       events.front().metadata.value("account_id", nlohmann::json()) != nlohmann::json(account_id)) {
     return std::nullopt;
   }
+  const ReplayLimit until{.position = std::nullopt, .at = at};
   for (const auto& e : events) {
-    // At the API's precision: an entity shown as created at ...123Z exists
-    // as of ...123Z.
-    if (std::chrono::floor<std::chrono::milliseconds>(e.recorded_at) > at) break;
+    if (until.excludes(e)) break;
     apply_entity_event(tx, e);
   }
   auto row = tx.exec_params("SELECT " + row_json_sql(table) + " FROM pg_temp." + table.table +

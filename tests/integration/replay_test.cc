@@ -49,6 +49,19 @@ class ReplayTest : public ::testing::Test {
     return r.ok() ? c.stream_id : "";
   }
 
+  // Renames a client: a command on an existing stream (the live statements).
+  static commands::Command rename(const std::string& id, const std::string& from,
+                                  const std::string& to) {
+    commands::Command c;
+    c.stream_id = id;
+    c.stream_type = "client";
+    c.decide = [from, to](const domain::EntityState&, pqxx::work&) {
+      return Result<std::vector<domain::DomainEvent>>(std::vector<domain::DomainEvent>{
+          {"ClientUpdated", {{"changes", {{"name", to}}}, {"previous", {{"name", from}}}}}});
+    };
+    return c;
+  }
+
   void sql(const std::string& statement) {
     pqxx::connection c(db_.url());
     pqxx::work tx(c);
@@ -149,13 +162,7 @@ TEST_F(ReplayTest, ACommandHeldOpenAcrossTheBulkSnapshotIsCaughtUp) {
   std::thread held([&] {
     events::PgPool pool(db_.url(), 1);
     pool.add_preparer(commands::prepare);
-    commands::Command c;
-    c.stream_id = a;
-    c.stream_type = "client";
-    c.decide = [](const domain::EntityState&, pqxx::work&) {
-      return Result<std::vector<domain::DomainEvent>>(std::vector<domain::DomainEvent>{
-          {"ClientUpdated", {{"changes", {{"name", "Held"}}}, {"previous", {{"name", "Ada"}}}}}});
-    };
+    commands::Command c = rename(a, "Ada", "Held");
     c.after = [&](pqxx::work&, const std::vector<events::RecordedEvent>&) {
       appended.set_value();
       bulk_done_f.wait();  // commits only once the bulk phase has read the log
@@ -206,14 +213,7 @@ TEST_F(ReplayTest, RebuildUntilBuildsThePastAsideAndSwapsNothing) {
   const long long before = pqxx::nontransaction(c)
                                .exec1("SELECT max(global_position) FROM events")[0]
                                .as<long long>();
-  commands::Command rename;
-  rename.stream_id = a;
-  rename.stream_type = "client";
-  rename.decide = [](const domain::EntityState&, pqxx::work&) {
-    return Result<std::vector<domain::DomainEvent>>(std::vector<domain::DomainEvent>{
-        {"ClientUpdated", {{"changes", {{"name", "Ada Lovelace"}}}, {"previous", {{"name", "Ada"}}}}}});
-  };
-  ASSERT_TRUE(commands::run(*pool_, actor_, rename).ok());
+  ASSERT_TRUE(commands::run(*pool_, actor_, rename(a, "Ada", "Ada Lovelace")).ok());
   RebuildOptions options;
   options.until.position = before;
   const auto report = rebuild(db_.url(), options);

@@ -88,11 +88,6 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
   }
   const std::string row = param(
       projections::created_row(cmd.creation->data, cmd.stream_id, actor.account_id, 1).dump());
-  const std::string audit =
-      param(projections::audit_entry(req.events[0].event_id, cmd.stream_type, cmd.stream_id,
-                                     cmd.creation->type, cmd.creation->data,
-                                     req.metadata.to_json())
-                .dump());
   // created_at/updated_at are the event's recorded_at at millisecond
   // precision, exactly what the projector writes when it replays the event.
   const std::string sql =
@@ -102,12 +97,8 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
                      "::jsonb || jsonb_build_object('created_at', date_trunc('milliseconds',"
                      " a.recorded_at), 'updated_at', date_trunc('milliseconds', a.recorded_at), '" +
                      projections::kPositionColumn + "', a.global_position)) r") +
-      "), audited AS (" +
-      projections::insert_audit_sql(
-          "appended a, jsonb_populate_record(NULL::audit_log, " + audit +
-          "::jsonb || jsonb_build_object('event_position', a.global_position, 'created_at',"
-          " date_trunc('milliseconds', a.recorded_at))) r") +
-      ") SELECT a.global_position, a.tx_id::text, a.stream_version,"
+      "), audited AS (" + projections::insert_audit_sql("appended a", "a") +
+      " ON CONFLICT (id) DO NOTHING) SELECT a.global_position, a.tx_id::text, a.stream_version,"
       " (extract(epoch FROM a.recorded_at) * 1000000)::bigint, (SELECT row_json FROM projected)"
       " FROM appended a";
   auto rows = pool.run([&](pqxx::connection& conn) {

@@ -274,7 +274,9 @@ std::vector<std::string> PgEventStore::append_params(const AppendRequest& req) {
 }
 
 std::string PgEventStore::new_stream_ctes(const std::string& gate) {
-  return new_stream_sql(gate, "global_position, tx_id, stream_version, recorded_at");
+  return new_stream_sql(gate,
+                        "global_position, tx_id, stream_version, recorded_at, event_id, stream_id,"
+                        " stream_type, event_type, data, metadata");
 }
 
 void PgEventStore::lock_stream(pqxx::transaction_base& tx, const std::string& stream_id) {

@@ -38,8 +38,8 @@ class PgEventStore final : public EventStore {
   static void lock_stream(pqxx::transaction_base& tx, const std::string& stream_id);
 
   // For a statement that creates a stream and writes more in the same
-  // statement: the CTEs `input`, `created` and `appended` (RETURNING
-  // global_position, tx_id, stream_version, recorded_at) of an append to a
+  // statement: the CTEs `input`, `created` and `appended` (RETURNING the
+  // columns of `events` but account_id and schema_version) of an append to a
   // new stream, taking the append's parameters $1..$7 (stream_id, stream_type,
   // 0, events JSON, count, metadata JSON, account_id). Nothing is written
   // unless the SQL condition `gate` holds.

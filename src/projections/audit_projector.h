@@ -1,35 +1,32 @@
-// The audit log: one row per domain event (who, when, what changed), written
-// by the same code live (in the event's transaction) and in a replay.
-//   <X>Created        insert  old: null          new: the new entity's fields
-//   <X>Updated        update  old: previous      new: changes
-//   <X>StatusChanged  update  old: {status}      new: {status, ...changes}
-//   <X>Deleted        delete  old: the entity    new: null
-//   anything else     update  old: null          new: the event's data
+// The audit log: one row per domain event (who, when, what changed). What an
+// event writes is defined once, in SQL (`audit_log_row`,
+// db/007_audit_projection.sql), and run by the live path in the event's own
+// transaction and by a replay over the whole log in one statement.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
 
 #include "events/event.h"
+#include "projections/bulk_replay.h"
 
 namespace fsm::projections {
 
 void prepare_audit_projector(pqxx::connection& conn);
+
+// Inserts the audit row of an event already in `events` (written by this
+// transaction or earlier); a row already there is kept.
 void apply_audit(pqxx::transaction_base& tx, const events::RecordedEvent& event);
 
-// The audit row of an event, without event_position and created_at (which
-// the log assigns).
-nlohmann::json audit_entry(const std::string& event_id, const std::string& stream_type,
-                           const std::string& stream_id, const std::string& event_type,
-                           const nlohmann::json& data, const nlohmann::json& metadata);
+// `INSERT INTO audit_log (...) SELECT ... FROM <from> CROSS JOIN LATERAL
+// audit_log_row(<alias>.event_id, ...)`: `alias` names, in `from`, a row with
+// the columns of `events`. The caller adds WHERE / ON CONFLICT.
+std::string insert_audit_sql(const std::string& from, const std::string& alias);
 
-// The whole audit row of a recorded event (the entry, its position and time),
-// as the live statement inserts it and a bulk replay copies it.
-nlohmann::json audit_row(const events::RecordedEvent& event);
-
-// The INSERT of an audit row; `from` defines the record `r` (audit_log's row
-// type) with every column set.
-std::string insert_audit_sql(const std::string& from);
+// Inserts the audit rows of every event the transaction's snapshot sees
+// within `until` (per stream, none after its first event past the limit, as
+// the fold of bulk_replay.h) into an `audit_log` without rows or unique
+// indexes (found through the search path). Returns the rows inserted.
+long long replay_audit(pqxx::transaction_base& tx, const ReplayLimit& until);
 
 }  // namespace fsm::projections

@@ -1,11 +1,13 @@
 // Replaying the log into empty tables in bulk, for verify and rebuild.
 //
 // The events are read stream by stream, each stream in version order. A
-// stream's rows (its entity, line items, payments, audit rows) depend on its
-// own events only, so each stream is folded in memory by the projector's own
-// decisions (row_change, payment_change, audit_entry) and its final rows are
-// written with COPY: one row written per entity instead of one statement per
-// event, and memory bounded by one stream plus the output buffers.
+// stream's rows (its entity, line items, payments) depend on its own events
+// only, so each stream is folded in memory by the projector's own decisions
+// (row_change, payment_change) and its final rows are written with COPY: one
+// row written per entity instead of one statement per event, and memory
+// bounded by one stream plus the output buffers. (The audit log, one row per
+// event and computed in SQL, is replayed by one INSERT ... SELECT instead:
+// replay_audit in audit_projector.h.)
 //
 // Reading in stream order is also what keeps a replay exact: within a stream
 // the version order is the order the live path applied (under the stream's
@@ -95,7 +97,8 @@ struct BulkOptions {
 
 // Replays every event `reader`'s snapshot sees (of the selection's stream
 // types, within `until`) and hands the rows to `write`, which must store them
-// in empty tables of the selection. Returns the number of events replayed.
+// in empty tables of the selection; the audit log is left to replay_audit.
+// Returns the number of events replayed.
 long long bulk_replay(pqxx::transaction_base& reader,
                       const std::function<void(const TableBatch&)>& write,
                       const BulkOptions& options);

@@ -1,6 +1,8 @@
 #include "projections/replay.h"
 
 #include <chrono>
+#include <future>
+#include <optional>
 #include <stdexcept>
 #include <pqxx/pqxx>
 
@@ -89,48 +91,85 @@ const std::vector<std::string>& projection_tables() {
   return tables;
 }
 
+namespace {
+
+// Appends to `report` the rows of `table` that differ between the live table
+// and its replayed copy in pg_temp (missing on either side, or not equal).
+void diff_table(pqxx::transaction_base& tx, const std::string& table, std::size_t max,
+                std::vector<Difference>& out) {
+  auto rows = tx.exec(
+      "SELECT coalesce(l.id, r.id)::text, coalesce(to_jsonb(l)::text, 'null'),"
+      " coalesce(to_jsonb(r)::text, 'null') FROM public." + table + " l FULL JOIN pg_temp." +
+      table +
+      // Rows compared by their text (same session, same settings): cheaper
+      // than JSON, and as strict; JSON is made only for differing rows.
+      " r ON l.id = r.id WHERE l.id IS NULL OR r.id IS NULL OR l::text <> r::text"
+      " ORDER BY 1 LIMIT " + std::to_string(max));
+  for (const auto& r : rows) out.push_back({table, r[0].c_str(), r[1].c_str(), r[2].c_str()});
+}
+
+// A repeatable-read transaction in the snapshot `snapshot` (exported by
+// another transaction that is still open).
+struct SnapshotTx {
+  SnapshotTx(const std::string& url, const std::string& snapshot, const std::string& search_path)
+      : conn(url) {
+    if (!search_path.empty()) conn.set_variable("search_path", search_path);
+    tx.emplace(conn);
+    tx->exec("SET TRANSACTION SNAPSHOT " + tx->quote(snapshot));
+  }
+  pqxx::connection conn;
+  std::optional<pqxx::transaction<pqxx::repeatable_read>> tx;
+};
+
+}  // namespace
+
 VerifyReport verify(const std::string& url, const std::vector<std::string>& names,
                     std::size_t max_differences) {
   const Selection selection = select_projections(names);
   VerifyReport report;
-  // The reader streams the log; the writer holds the scratch tables. Both
-  // read in the reader's snapshot, which is also what the live tables are
-  // compared in.
-  pqxx::connection reader_conn(url), writer_conn(url);
+  // The reader streams the log; the writer holds the scratch tables of the
+  // fold, a third connection replays and compares the audit log meanwhile.
+  // All read in the reader's snapshot, which is also what the live tables
+  // are compared in.
+  pqxx::connection reader_conn(url);
   pqxx::transaction<pqxx::repeatable_read> reader(reader_conn);
   const std::string snapshot = reader.exec1("SELECT pg_export_snapshot()")[0].c_str();
-  pqxx::transaction<pqxx::repeatable_read> writer(writer_conn);
-  writer.exec("SET TRANSACTION SNAPSHOT " + writer.quote(snapshot));
-  for (const auto& t : selection.tables) {
+  SnapshotTx writer(url, snapshot, "");
+  auto scratch = [](pqxx::transaction_base& tx, const std::string& t) {
     // No indexes: they are written once and joined by a hash.
-    writer.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t +
-                " INCLUDING DEFAULTS) ON COMMIT DROP");
+    tx.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t + " INCLUDING DEFAULTS) ON COMMIT DROP");
+  };
+  std::future<std::vector<Difference>> audit;
+  if (selection.has("audit_log")) {
+    audit = std::async(std::launch::async, [&] {
+      SnapshotTx auditor(url, snapshot, "");
+      scratch(*auditor.tx, "audit_log");
+      replay_audit(*auditor.tx, ReplayLimit{});
+      std::vector<Difference> found;
+      diff_table(*auditor.tx, "audit_log", max_differences + 1, found);
+      return found;
+    });
+  }
+  for (const auto& t : selection.tables) {
+    if (t != "audit_log") scratch(*writer.tx, t);
   }
   BulkOptions options;
   options.selection = selection;
   report.events =
-      bulk_replay(reader, [&](const TableBatch& b) { copy_into(writer, b); }, options);
+      bulk_replay(reader, [&](const TableBatch& b) { copy_into(*writer.tx, b); }, options);
+  std::vector<Difference> found;
   for (const auto& t : projection_tables()) {
-    if (!selection.has(t)) continue;
-    auto rows = writer.exec(
-        "SELECT coalesce(l.id, r.id)::text, coalesce(to_jsonb(l)::text, 'null'),"
-        " coalesce(to_jsonb(r)::text, 'null') FROM public." + t + " l FULL JOIN pg_temp." + t +
-        // Rows compared by their text (same session, same settings): cheaper
-        // than JSON, and as strict; JSON is made only for differing rows.
-        " r ON l.id = r.id WHERE l.id IS NULL OR r.id IS NULL OR l::text <> r::text"
-        " ORDER BY 1 LIMIT " +
-        std::to_string(max_differences + 1));
-    for (const auto& r : rows) {
-      if (report.differences.size() >= max_differences) {
-        report.truncated = true;
-        break;
-      }
-      report.differences.push_back({t, r[0].c_str(), r[1].c_str(), r[2].c_str()});
-    }
+    if (selection.has(t) && t != "audit_log") diff_table(*writer.tx, t, max_differences + 1, found);
   }
-  writer.abort();  // verify changes nothing
-  reader.abort();
-  return report;
+  if (audit.valid()) {
+    auto more = audit.get();
+    found.insert(found.end(), more.begin(), more.end());
+    report.events = reader.exec1("SELECT count(*) FROM events")[0].as<long long>();
+  }
+  report.truncated = found.size() > max_differences;
+  if (report.truncated) found.resize(max_differences);
+  report.differences = std::move(found);
+  return report;  // the transactions roll back: verify changes nothing
 }
 
 namespace {
@@ -196,6 +235,7 @@ void catch_up(pqxx::transaction_base& tx, const std::vector<events::RecordedEven
     }
     if (fresh) {
       fold.apply(e);
+      if (selection.has("audit_log")) apply_audit(tx, e);
     } else {
       apply_projections(tx, e, &selection);
     }
@@ -234,15 +274,33 @@ RebuildReport rebuild(const std::string& url, const RebuildOptions& options) {
     }
     tx.commit();
   }
+  const std::string search_path = schema + ", public";
   pqxx::connection conn(url);
-  conn.set_variable("search_path", schema + ", public");
+  conn.set_variable("search_path", search_path);
   // Bulk phase: one snapshot of the log, streamed by the reader; the rows
-  // are committed batch by batch (progress shows in the tables).
+  // are committed batch by batch (progress shows in the tables). Meanwhile a
+  // connection of its own replays the audit log in the same snapshot with one
+  // INSERT ... SELECT and builds its indexes.
   std::string since;
+  std::future<long long> audit;
   {
     pqxx::connection reader_conn(url);
     pqxx::transaction<pqxx::repeatable_read> reader(reader_conn);
     since = reader.exec1("SELECT pg_current_snapshot()::text")[0].c_str();
+    const std::string snapshot = reader.exec1("SELECT pg_export_snapshot()")[0].c_str();
+    std::promise<void> imported;  // broken (ready too) when the import fails
+    std::future<void> snapshot_taken = imported.get_future();
+    if (selection.has("audit_log")) {
+      audit = std::async(std::launch::async, [&, snapshot, imported = std::move(imported)]() mutable {
+        SnapshotTx auditor(url, snapshot, search_path);
+        imported.set_value();
+        const long long rows = replay_audit(*auditor.tx, options.until);
+        auditor.tx->exec("SET LOCAL maintenance_work_mem = '128MB'");
+        build_indexes(*auditor.tx, schema, "audit_log");
+        auditor.tx->commit();
+        return rows;
+      });
+    }
     BulkOptions bulk;
     bulk.selection = selection;
     bulk.until = options.until;
@@ -260,14 +318,19 @@ RebuildReport rebuild(const std::string& url, const RebuildOptions& options) {
           tx.commit();
         },
         bulk);
+    // Open until the audit connection has imported the snapshot.
+    if (audit.valid()) snapshot_taken.wait();
     reader.commit();
   }
   {
     pqxx::work tx(conn);
     tx.exec("SET LOCAL maintenance_work_mem = '128MB'");
-    for (const auto& t : selection.tables) build_indexes(tx, schema, t);
+    for (const auto& t : selection.tables) {
+      if (t != "audit_log") build_indexes(tx, schema, t);
+    }
     tx.commit();
   }
+  if (audit.valid()) report.events = std::max(report.events, audit.get());
   report.schema = schema;
   if (options.until.any()) {
     report.seconds = elapsed();

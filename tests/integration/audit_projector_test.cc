@@ -114,10 +114,8 @@ TEST_F(AuditProjectorTest, AsOfAnInstantAStreamStopsAtItsFirstLaterEvent) {
   req.expected_version = 2;
   req.metadata.account_id = account_;
   req.events.push_back({new_uuid(), "JobNoted", 1, {{"note", "late"}}});
-  for (const auto& e : std::get<events::AppendResult>(events::PgEventStore::append_in(held, req))
-                           .events) {
-    apply_audit(held, e);
-  }
+  const auto outcome = events::PgEventStore::append_in(held, req);
+  for (const auto& e : std::get<events::AppendResult>(outcome).events) apply_audit(held, e);
   held.commit();
 
   pqxx::connection c(db_.url());

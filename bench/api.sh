@@ -6,7 +6,9 @@
 #      whole command (session lookup, client share-lock, fold, decide, append,
 #      project, read back, commit);
 #   3. wrk GET /api/v1/jobs?limit=20 over at least 10,000 jobs;
-# with p50/p99, the ratio of (2) to (1), and fsm-web's peak RSS under load.
+#   4. pgbench running the statement one POST executes (taken from the server
+#      log), the database alone: the ceiling any application could reach;
+# with p50/p99, the ratios of (2) and (3) to (1), and fsm-web's peak RSS under load.
 # A private cluster with fsync on (production settings). Usage: bench/api.sh [SECONDS]
 set -euo pipefail
 source "$(dirname "$0")/../ops/lib/common.sh"
@@ -26,7 +28,7 @@ pg_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f bench/sql/raw_ins
 password=$(head -c 18 /dev/urandom | base64)
 echo "$password" | build/release/src/fsmctl --database-url "$url" account create \
   --name Bench --owner-email bench@ai-fsm.local --owner-name Bench >/dev/null
-bench_start_web "$url" FSM_HTTP_WORKERS="${FSM_HTTP_WORKERS:-4}"
+bench_start_web "$url" ${FSM_HTTP_WORKERS:+FSM_HTTP_WORKERS=$FSM_HTTP_WORKERS}
 api="http://127.0.0.1:$bench_port/api/v1"
 token=$(curl -sf "$api/auth/login" -H 'Content-Type: application/json' \
   -d "$(jq -n --arg p "$password" '{email: "bench@ai-fsm.local", password: $p}')" | jq -r .token)
@@ -55,13 +57,32 @@ fsm_log "wrk GET /api/v1/jobs?limit=20 over $jobs jobs, $conns connections, ${se
 get_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -H "$auth" "$api/jobs?limit=20")
 bench_rss_stop
 
+# The database alone on the command's own statement: one POST logged, its
+# statement and parameters turned into a pgbench script (plan cached, as the
+# prepared statement is), run at the same concurrency. No application can
+# take commands faster than this. (Last: it adds jobs to the table read above.)
+fsm_log "pgbench: the POST's own statement, database alone, $conns clients, ${secs}s"
+psql "$url" -Atq -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+curl -sf "$api/jobs" -H "$auth" -H 'Content-Type: application/json' \
+  -d "{\"client_id\": \"$client\", \"title\": \"Logged\", \"priority\": \"high\"}" >/dev/null
+psql "$url" -Atq -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
+python3 bench/command_ceiling.py "$scratch/pg/server.log" "$scratch"
+psql "$url" -q -f "$scratch/command_fn.sql"
+db_cmd_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f "$scratch/command.pgbench" "$url" \
+  2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
+[ -n "$db_cmd_tps" ] || fsm_die "pgbench of the command's statement failed"
+
 post=$(wrk_json "$post_out")
 get=$(wrk_json "$get_out")
 jq -n --argjson pg "$pg_tps" --argjson post "$post" --argjson get "$get" --argjson jobs "$jobs" \
-  --argjson rss "$(bench_rss_peak_mb)" '{
+  --argjson rss "$(bench_rss_peak_mb)" --argjson db_cmd "$db_cmd_tps" '{
   pgbench_insert_tps: $pg,
   post_jobs: $post,
   ratio_post_jobs_to_pgbench: ($post.req_per_s / $pg),
+  pgbench_command_statement_tps: $db_cmd,
+  ceiling_ratio_database_alone: ($db_cmd / $pg),
+  post_jobs_vs_database_alone: ($post.req_per_s / $db_cmd),
   get_jobs_limit20: ($get + {jobs_in_table: $jobs}),
   rss_peak_under_load_mb: $rss,
   bars: {ratio_post_jobs_to_pgbench: ">= 0.40", get_req_per_s: ">= 5000",

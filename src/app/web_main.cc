@@ -38,7 +38,7 @@ struct WebConfig {
     c.server.host = env::get_string("FSM_HTTP_HOST", "0.0.0.0");
     c.server.port = static_cast<std::uint16_t>(env::get_int("PORT", 3000, 0, 65535));
     c.server.threads = static_cast<int>(env::get_int("FSM_HTTP_THREADS", 2, 1, 64));
-    c.server.workers = static_cast<int>(env::get_int("FSM_HTTP_WORKERS", 4, 1, 256));
+    c.server.workers = static_cast<int>(env::get_int("FSM_HTTP_WORKERS", 8, 1, 256));
     // One connection per worker: a handler never waits for a connection.
     c.pool_size = static_cast<std::size_t>(
         env::get_int("FSM_DB_POOL_SIZE", c.server.workers, 1, 256));

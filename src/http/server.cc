@@ -2,9 +2,13 @@
 
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <fcntl.h>
 #include <pistache/peer.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -68,9 +72,22 @@ class WorkerPool {
   bool stopping_ = false;
 };
 
-// One per connection: its requests run one at a time, in arrival order, so
-// pipelined requests are answered in order.
+// One per connection: its requests run one at a time, in arrival order, and
+// each answer is written by the worker that made it, straight to the socket.
+// The strand holds its own duplicate of the socket's descriptor, taken on the
+// reactor thread while the connection is alive: Pistache closes its
+// descriptor when the client goes away, and the number may then be reused by
+// a new connection, but ours still names this socket until the last request
+// of the connection is done with it.
 struct Strand {
+  explicit Strand(int socket) : fd(::fcntl(socket, F_DUPFD_CLOEXEC, 0)) {}
+  ~Strand() {
+    if (fd >= 0) ::close(fd);
+  }
+  Strand(const Strand&) = delete;
+  Strand& operator=(const Strand&) = delete;
+
+  const int fd;  // -1 when the duplicate failed: the answer cannot be written
   std::mutex mu;
   std::deque<std::function<void()>> pending;
   bool running = false;
@@ -121,27 +138,6 @@ struct Server::Shared {
 };
 
 namespace {
-
-// A response header with a name chosen at run time. Pistache 0.0.5 writes only
-// typed headers (a Raw one added to a response is silently dropped).
-class NamedHeader final : public P::Http::Header::Header {
- public:
-  NamedHeader(std::string name, std::string value)
-      : name_(std::move(name)), value_(std::move(value)) {}
-  const char* name() const override { return name_.c_str(); }
-  void write(std::ostream& os) const override { os << value_; }
-#ifdef SAFE_HEADER_CAST
-  uint64_t hash() const override { return P::Http::Header::detail::hash(name_.c_str()); }
-#endif
-
- private:
-  std::string name_;
-  std::string value_;
-};
-
-void add_header(P::Http::ResponseWriter& writer, std::string name, std::string value) {
-  writer.headers().add(std::make_shared<NamedHeader>(std::move(name), std::move(value)));
-}
 
 Method to_method(P::Http::Method m) {
   switch (m) {
@@ -235,41 +231,72 @@ Request to_request(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Pee
   return r;
 }
 
-void shutdown_socket(const std::weak_ptr<P::Tcp::Peer>& weak) {
-  if (auto peer = weak.lock()) ::shutdown(peer->fd(), SHUT_RDWR);
+// A header value as sent: line breaks would end the header early.
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  for (const char c : value) {
+    if (c != '\r' && c != '\n') out += c;
+  }
+  out += "\r\n";
 }
 
-// Writes `res` and, once it is on the wire, counts the request as finished and
-// closes the connection if asked to.
-void send(Server::Shared& shared, P::Http::ResponseWriter& writer, const Response& res,
-          const std::string& request_id, bool close,
-          const std::shared_ptr<P::Tcp::Peer>& peer) {
-  writer.headers().add<P::Http::Header::Connection>(close ? P::Http::ConnectionControl::Close
-                                                          : P::Http::ConnectionControl::KeepAlive);
-  add_header(writer, "X-Request-Id", request_id);
-  for (const auto& [k, v] : res.headers) add_header(writer, k, v);
+// The response's bytes: status line, headers, body (none for HEAD, 204, 304).
+std::string http_message(P::Http::Version version, Method method, const Response& res,
+                         const std::string& request_id, bool close) {
   std::string body;
-  if (!res.body.is_null()) {
-    auto mime = MIME(Application, Json);
-    mime.setParam("charset", "utf-8");
-    writer.setMime(mime);
-    body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!res.body.is_null()) body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(body.size() + 256);
+  out += version == P::Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += P::Http::codeString(static_cast<P::Http::Code>(res.status));
+  out += "\r\n";
+  append_header(out, "Connection", close ? "Close" : "Keep-Alive");  // as Pistache wrote it
+  append_header(out, "X-Request-Id", request_id);
+  for (const auto& [k, v] : res.headers) append_header(out, k, v);
+  const bool bodiless = res.status == 204 || res.status == 304;
+  if (!res.body.is_null()) append_header(out, "Content-Type", "application/json; charset=utf-8");
+  if (!bodiless) append_header(out, "Content-Length", std::to_string(body.size()));
+  out += "\r\n";
+  if (!bodiless && method != Method::kHead) out += body;
+  return out;
+}
+
+// How long an answer may wait for a client that does not read it.
+constexpr int kWriteTimeoutMs = 10000;
+
+// Writes `bytes` to the connection from this (worker) thread; the socket is
+// non-blocking, so a full send buffer is waited out with poll. A client that
+// has gone, or reads nothing for kWriteTimeoutMs, is disconnected, as is one
+// whose request asked for `close`.
+void write_to(const Strand& strand, const std::string& bytes, bool close) {
+  if (strand.fd < 0) return;
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(strand.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    pollfd writable{strand.fd, POLLOUT, 0};
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+        ::poll(&writable, 1, kWriteTimeoutMs) > 0) {
+      continue;
+    }
+    close = true;
+    break;
   }
-  std::weak_ptr<P::Tcp::Peer> weak = peer;
-  try {
-    writer.send(static_cast<P::Http::Code>(res.status), body)
-        .then(
-            [weak, close](ssize_t) {
-              if (close) shutdown_socket(weak);
-            },
-            [weak](std::exception_ptr) { shutdown_socket(weak); });
-  } catch (...) {
-    shutdown_socket(weak);
-  }
-  // Counted as finished once queued for the reactor, not from the write's
-  // continuation: attached from a worker thread, that continuation was seen
-  // (rarely) never to run, which left a drain waiting for its full timeout.
-  // drain_and_stop gives the reactor a moment to flush what is queued.
+  // Pistache then sees the connection end and drops it.
+  if (close) ::shutdown(strand.fd, SHUT_RDWR);
+}
+
+// Writes `res` and counts the request as finished.
+void send(Server::Shared& shared, const Strand& strand, P::Http::Version version, Method method,
+          const Response& res, const std::string& request_id, bool close) {
+  write_to(strand, http_message(version, method, res, request_id, close), close);
   shared.finished();
 }
 
@@ -367,16 +394,14 @@ class PistacheHandler : public P::Http::Handler {
       early = error_response(Error::of(ErrorCode::kInternal, "internal error"), req->request_id);
     }
     auto shared = shared_;
-    auto* transport = this->transport();
+    auto strand = strand_of(peer);
     const auto version = in.version();
-    shared_->run_on(strand_of(peer), [shared, req, early, close, peer, transport, version, started,
-                                      handler = this]() mutable {
+    shared_->run_on(strand, [shared, strand, req, early, close, version, started]() mutable {
       Response res = early ? *early : dispatch(*shared->router, *req);
       // Decided now, not on arrival: a request that was in flight when
       // draining began must not leave its connection open.
       close = close || shared->draining.load();
-      P::Http::ResponseWriter writer(version, transport, handler, peer);
-      send(*shared, writer, res, req->request_id, close, peer);
+      send(*shared, *strand, version, req->method, res, req->request_id, close);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
               .count();
@@ -393,18 +418,23 @@ class PistacheHandler : public P::Http::Handler {
   static std::shared_ptr<Strand> strand_of(const std::shared_ptr<P::Tcp::Peer>& peer) {
     static const std::string kKey = "fsm.strand";
     if (auto existing = peer->tryGetData(kKey)) return std::static_pointer_cast<Strand>(existing);
-    auto strand = std::make_shared<Strand>();
+    auto strand = std::make_shared<Strand>(peer->fd());
     peer->putData(kKey, strand);
     return strand;
   }
 
+  // Answers a request that could not be parsed and closes the connection,
+  // after the answers to the requests before it (through its strand).
   void reject(const std::shared_ptr<P::Tcp::Peer>& peer, const Error& error) {
     shared_->in_flight.fetch_add(1);
-    const std::string id = new_uuid();
-    P::Http::ResponseWriter writer(P::Http::Version::Http11, transport(), this, peer);
-    const auto res = error_response(error, id);
-    send(*shared_, writer, res, id, /*close=*/true, peer);
-    log::info("request rejected", {{"status", res.status}, {"reason", error.message}}, id);
+    auto shared = shared_;
+    auto strand = strand_of(peer);
+    shared_->run_on(strand, [shared, strand, error] {
+      const std::string id = new_uuid();
+      const auto res = error_response(error, id);
+      send(*shared, *strand, P::Http::Version::Http11, Method::kOther, res, id, /*close=*/true);
+      log::info("request rejected", {{"status", res.status}, {"reason", error.message}}, id);
+    });
   }
 
   std::shared_ptr<Server::Shared> shared_;

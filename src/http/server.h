@@ -5,7 +5,8 @@
 // bad state, and turns escaped exceptions into 500s carrying e.what(). Here
 // every answer is in the contract's JSON shape, every exception is caught, the
 // connection is closed after a 413 or a parse error, keep-alive is explicit,
-// and in-flight requests are counted so SIGTERM can drain them.
+// and in-flight requests are counted so SIGTERM can drain them. Pistache reads
+// and parses; answers are written by the handler's worker (server.cc).
 #pragma once
 
 #include <atomic>

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <latch>
 #include <thread>
 
@@ -45,6 +47,52 @@ TEST(ServerDrain, AnInFlightRequestIsAnsweredBeforeShutdown) {
   EXPECT_EQ(nlohmann::json::parse(res->body)["done"], true);
   EXPECT_EQ(res->headers["connection"], "Close");  // no keep-alive while draining
   EXPECT_EQ(drained.get(), 0);
+}
+
+// Answers are written by the worker straight to the socket. A client that
+// hangs up before its answer frees the server's descriptor number for the
+// next connection; the late answer must not reach that one.
+TEST(ServerDrain, ALateAnswerNeverReachesAnotherConnection) {
+  std::mutex mu;
+  std::condition_variable changed;
+  int entered = 0, released = 0;
+  Router router;
+  router.add(Method::kGet, "/slow", [&](const Request&) {
+    std::unique_lock lock(mu);
+    const int mine = ++entered;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released >= mine; });
+    return Response::json(200, {{"for", "slow"}});
+  });
+  router.add(Method::kGet, "/fast", [](const Request&) {
+    return Response::json(200, {{"for", "fast"}});
+  });
+  ServerConfig config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  Server server(config, router);
+  const int port = server.start();
+  for (int round = 1; round <= 20; ++round) {
+    SCOPED_TRACE(round);
+    {
+      testing::HttpClient gone(port);
+      gone.send_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return entered >= round; });
+    }  // hangs up while its request runs
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the server sees it go
+    testing::HttpClient next(port);
+    next.send_raw("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+    {
+      std::lock_guard lock(mu);
+      released = round;
+    }
+    changed.notify_all();
+    auto res = next.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(nlohmann::json::parse(res->body)["for"], "fast");
+    EXPECT_FALSE(next.closed_by_server(std::chrono::milliseconds(50)));
+  }
 }
 
 TEST(ServerDrain, AnExceptionInAHandlerIsA500WithoutItsMessage) {

@@ -79,6 +79,21 @@ TEST_F(WebTest, ConnectionCloseIsHonoured) {
   EXPECT_TRUE(c.closed_by_server());
 }
 
+// A HEAD is answered with the headers only: a body after them would be read
+// as the start of the next answer on the connection.
+TEST_F(WebTest, AHeadAnswerHasNoBodyAndTheConnectionGoesOn) {
+  HttpClient c(web_.port());
+  c.send_raw("HEAD /api/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.read_response(std::chrono::seconds(10), /*bodiless=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 405);
+  EXPECT_NE(std::stoul(head->headers["content-length"]), 0u) << "the length of the body, though none follows";
+  EXPECT_TRUE(head->body.empty());
+  auto next = c.request("GET", "/api/health");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.json()["status"], "ok");
+}
+
 TEST_F(WebTest, ABodyOverOneMebibyteIsA413AndTheConnectionIsClosed) {
   for (std::size_t size : {std::size_t{1024 * 1024 + 1}, std::size_t{3 * 1024 * 1024}}) {
     SCOPED_TRACE(size);

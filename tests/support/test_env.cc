@@ -304,7 +304,8 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& p
   return *res;
 }
 
-std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds timeout) {
+std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds timeout,
+                                                      bool bodiless) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto fill = [&]() -> bool {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -341,8 +342,9 @@ std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds 
     }
     pos = next;
   }
-  const std::size_t length =
-      res.headers.count("content-length") ? std::stoul(res.headers["content-length"]) : 0;
+  const std::size_t length = !bodiless && res.headers.count("content-length")
+                                 ? std::stoul(res.headers["content-length"])
+                                 : 0;
   while (buffer_.size() < head_end + 4 + length) {
     if (!fill()) return std::nullopt;
   }

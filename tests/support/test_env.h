@@ -101,9 +101,10 @@ class HttpClient {
                        const std::string& body = "",
                        const std::vector<std::pair<std::string, std::string>>& headers = {});
   void send_raw(const std::string& bytes);
-  // Reads one response; nullopt when the connection closed first.
-  std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout =
-                                                std::chrono::seconds(10));
+  // Reads one response; nullopt when the connection closed first. `bodiless`:
+  // the answer to a HEAD, whose Content-Length describes a body not sent.
+  std::optional<HttpResponse> read_response(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10), bool bodiless = false);
   // True when the server has closed the connection (EOF within `timeout`).
   bool closed_by_server(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

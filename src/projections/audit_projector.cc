@@ -2,8 +2,7 @@
 
 namespace fsm::projections {
 
-std::string insert_audit_sql(const std::string& from, const std::string& alias) {
-  const std::string& e = alias;
+std::string insert_audit_sql(const std::string& from, const std::string& e) {
   return "INSERT INTO audit_log (id, account_id, entity_type, entity_id, action, actor_id,"
          " old_value, new_value, event_type, event_position, trace_id, created_at)"
          " SELECT ar.id, ar.account_id, ar.entity_type, ar.entity_id, ar.action, ar.actor_id,"

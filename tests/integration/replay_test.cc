@@ -148,6 +148,13 @@ TEST_F(ReplayTest, ARebuildUnderConcurrentCommandsLosesNothing) {
       ids.dump());
   for (const auto& m : missing) ADD_FAILURE() << m[0].c_str() << " was acknowledged but is missing";
   EXPECT_EQ(missing.size(), 0u);
+  // And its audit row (the audit log is replayed on a connection of its own).
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM jsonb_array_elements_text($1::jsonb) x"
+                            " WHERE NOT EXISTS (SELECT 1 FROM audit_log a"
+                            " WHERE a.entity_id = x::uuid AND a.action = 'insert')",
+                            ids.dump())[0]
+                .as<int>(),
+            0);
   EXPECT_GT(report.events, 50);
   EXPECT_TRUE(differing_tables().empty());
 }

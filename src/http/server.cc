@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -91,7 +93,57 @@ struct Strand {
   std::mutex mu;
   std::deque<std::function<void()>> pending;
   bool running = false;
+
+  // Touched by the connection's reactor thread only: bytes received and not
+  // yet handed to the parser as a whole request, and whether the connection
+  // is being closed (nothing more it sends is read).
+  std::string input;
+  bool closing = false;
 };
+
+// Where the first request in `input` ends, by HTTP/1.1 message framing
+// (RFC 9112 section 6): its head up to the blank line, then Content-Length
+// bytes of body. Pistache's parser keeps one request and drops what follows
+// it, so requests are cut here and handed to it one at a time (pipelining).
+struct Frame {
+  enum class Kind { kIncomplete, kComplete, kInvalid };
+  Kind kind = Kind::kIncomplete;
+  std::size_t size = 0;  // the request's bytes (kIncomplete: 0 until the head is in)
+  const char* why = "";  // kInvalid
+};
+
+Frame frame_request(std::string_view input) {
+  const std::size_t head_end = input.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return {};
+  std::optional<std::size_t> length;
+  std::size_t line = input.find("\r\n");  // the request line is not a header
+  while (line < head_end) {
+    const std::size_t start = line + 2;
+    line = input.find("\r\n", start);
+    const std::string_view header = input.substr(start, line - start);
+    const std::size_t colon = header.find(':');
+    if (colon == std::string_view::npos) continue;  // the parser judges it
+    std::string name(header.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = header.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (name == "transfer-encoding") {
+      return {Frame::Kind::kInvalid, 0, "a body must come with Content-Length, not Transfer-Encoding"};
+    }
+    if (name != "content-length") continue;
+    std::size_t n = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (length || value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+      return {Frame::Kind::kInvalid, 0, "one Content-Length, a decimal number, is expected"};
+    }
+    length = n;
+  }
+  const std::size_t size = head_end + 4 + length.value_or(0);
+  if (size < head_end) return {Frame::Kind::kInvalid, 0, "Content-Length out of range"};
+  return {input.size() >= size ? Frame::Kind::kComplete : Frame::Kind::kIncomplete, size, ""};
+}
 
 struct Server::Shared {
   const Router* router = nullptr;
@@ -339,34 +391,52 @@ class PistacheHandler : public P::Http::Handler {
 
   explicit PistacheHandler(std::shared_ptr<Server::Shared> shared) : shared_(std::move(shared)) {}
 
-  // Replaces Http::Handler's input loop (see the header comment).
+  // Replaces Http::Handler's input loop (see the header comment): requests
+  // are cut from the connection's bytes (frame_request) and parsed one by
+  // one, so pipelined requests are all answered, in order.
   void onInput(const char* buffer, size_t len,
                const std::shared_ptr<P::Tcp::Peer>& peer) override {
     auto parser = getParser(peer);
     if (!parser) return;
-    try {
-      if (!parser->feed(buffer, len)) {
-        parser->reset();
-        reject(peer, Error::of(ErrorCode::kPayloadTooLarge, "request too large"));
-        return;
+    auto strand = strand_of(peer);
+    if (strand->closing) return;
+    std::string& input = strand->input;
+    input.append(buffer, len);
+    // Pistache's own buffer holds a request up to this size.
+    const std::size_t limit = shared_->max_body_bytes + 64 * 1024;
+    while (!input.empty() && !strand->closing) {
+      const Frame frame = frame_request(input);
+      if (frame.kind == Frame::Kind::kInvalid) {
+        return reject(peer, Error::of(ErrorCode::kValidation, frame.why));
       }
-      if (parser->parse() != P::Http::Private::State::Done) {
-        // A request line ends at its first CRLF; a parser still on that step
-        // after seeing a line feed has been sent something that is not one
-        // (e.g. no spaces) and would otherwise wait for more bytes forever.
-        if (dynamic_cast<P::Http::Private::RequestLineStep*>(parser->step()) &&
-            std::memchr(buffer, '\n', len) != nullptr) {
-          throw std::invalid_argument("malformed request line");
+      if (frame.size > limit || (frame.size == 0 && input.size() > limit)) {
+        return reject(peer, Error::of(ErrorCode::kPayloadTooLarge, "request too large"));
+      }
+      if (frame.kind == Frame::Kind::kIncomplete) {
+        // A request line ends at its first line feed and has two spaces;
+        // anything else would otherwise wait for bytes that never come.
+        const std::size_t eol = input.find('\n');
+        if (frame.size == 0 && eol != std::string::npos &&
+            std::count(input.begin(), input.begin() + static_cast<long>(eol), ' ') < 2) {
+          return reject(peer, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
         }
-        return;
+        return;  // the rest of the request is still on its way
       }
-    } catch (const std::exception&) {
+      bool parsed = false;
+      try {
+        parsed = parser->feed(input.data(), frame.size) &&
+                 parser->parse() == P::Http::Private::State::Done;
+      } catch (const std::exception&) {
+        parsed = false;
+      }
+      if (!parsed) {
+        parser->reset();
+        return reject(peer, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
+      }
+      strand->closing = serve(parser->request, peer, strand);
       parser->reset();
-      reject(peer, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
-      return;
+      input.erase(0, frame.size);
     }
-    serve(parser->request, peer);
-    parser->reset();
   }
 
   void onRequest(const P::Http::Request&, P::Http::ResponseWriter) override {
@@ -375,7 +445,9 @@ class PistacheHandler : public P::Http::Handler {
 
  private:
   // Parses the request here, on the reactor thread, and runs it on a worker.
-  void serve(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Peer>& peer) {
+  // Returns whether the connection closes after the answer.
+  bool serve(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Peer>& peer,
+             const std::shared_ptr<Strand>& strand) {
     const auto started = std::chrono::steady_clock::now();
     shared_->in_flight.fetch_add(1);
     auto req = std::make_shared<Request>();
@@ -394,7 +466,6 @@ class PistacheHandler : public P::Http::Handler {
       early = error_response(Error::of(ErrorCode::kInternal, "internal error"), req->request_id);
     }
     auto shared = shared_;
-    auto strand = strand_of(peer);
     const auto version = in.version();
     shared_->run_on(strand, [shared, strand, req, early, close, version, started]() mutable {
       Response res = early ? *early : dispatch(*shared->router, *req);
@@ -412,6 +483,7 @@ class PistacheHandler : public P::Http::Handler {
                  {"duration_ms", std::round(ms * 1000.0) / 1000.0}},
                 req->request_id);
     });
+    return close;
   }
 
   // The connection's strand (created on its first request, on this thread).
@@ -429,6 +501,8 @@ class PistacheHandler : public P::Http::Handler {
     shared_->in_flight.fetch_add(1);
     auto shared = shared_;
     auto strand = strand_of(peer);
+    strand->closing = true;  // what follows the bad request is not read
+    strand->input.clear();
     shared_->run_on(strand, [shared, strand, error] {
       const std::string id = new_uuid();
       const auto res = error_response(error, id);

@@ -94,6 +94,67 @@ TEST_F(WebTest, AHeadAnswerHasNoBodyAndTheConnectionGoesOn) {
   EXPECT_EQ(next.json()["status"], "ok");
 }
 
+// Pipelining: requests sent together, before any answer, are all answered,
+// in order, bodies framed by their Content-Length.
+TEST_F(WebTest, PipelinedRequestsAreAllAnsweredInOrder) {
+  HttpClient c(web_.port());
+  c.send_raw(
+      "POST /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\n\r\n{\"GET /nope\": true}"
+      "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto posted = c.read_response();
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 405) << "the body is not a request";
+  auto health = c.read_response();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->json()["status"], "ok");
+  auto head = c.read_response(std::chrono::seconds(10), /*bodiless=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 405);
+  auto missing = c.read_response();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_FALSE(c.closed_by_server(std::chrono::milliseconds(100)));
+}
+
+TEST_F(WebTest, ARequestSentByteByByteIsAnswered) {
+  HttpClient c(web_.port());
+  const std::string request = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (const char b : request) c.send_raw(std::string(1, b));
+  auto res = c.read_response();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+// After an answer that closes the connection, nothing more is read from it.
+TEST_F(WebTest, NothingPipelinedAfterConnectionCloseIsAnswered) {
+  HttpClient c(web_.port());
+  c.send_raw("GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto first = c.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_FALSE(c.read_response()) << "the connection closes after the first answer";
+}
+
+// Framing the server could read two ways is refused, and the connection closed.
+TEST_F(WebTest, AmbiguousFramingIsA400) {
+  for (const std::string& head :
+       {std::string("Content-Length: 2\r\nContent-Length: 20\r\n"),
+        std::string("Content-Length: 2, 2\r\n"), std::string("Content-Length: -1\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n")}) {
+    SCOPED_TRACE(head);
+    HttpClient c(web_.port());
+    c.send_raw("POST /api/health HTTP/1.1\r\nHost: x\r\n" + head + "\r\n{}");
+    auto res = c.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_TRUE(c.closed_by_server());
+  }
+}
+
 TEST_F(WebTest, ABodyOverOneMebibyteIsA413AndTheConnectionIsClosed) {
   for (std::size_t size : {std::size_t{1024 * 1024 + 1}, std::size_t{3 * 1024 * 1024}}) {
     SCOPED_TRACE(size);

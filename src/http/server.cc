@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "events/pg_pool.h"
+#include "http/framing.h"
 
 namespace fsm::http {
 
@@ -101,49 +101,6 @@ struct Strand {
   bool closing = false;
 };
 
-// Where the first request in `input` ends, by HTTP/1.1 message framing
-// (RFC 9112 section 6): its head up to the blank line, then Content-Length
-// bytes of body. Pistache's parser keeps one request and drops what follows
-// it, so requests are cut here and handed to it one at a time (pipelining).
-struct Frame {
-  enum class Kind { kIncomplete, kComplete, kInvalid };
-  Kind kind = Kind::kIncomplete;
-  std::size_t size = 0;  // the request's bytes (kIncomplete: 0 until the head is in)
-  const char* why = "";  // kInvalid
-};
-
-Frame frame_request(std::string_view input) {
-  const std::size_t head_end = input.find("\r\n\r\n");
-  if (head_end == std::string_view::npos) return {};
-  std::optional<std::size_t> length;
-  std::size_t line = input.find("\r\n");  // the request line is not a header
-  while (line < head_end) {
-    const std::size_t start = line + 2;
-    line = input.find("\r\n", start);
-    const std::string_view header = input.substr(start, line - start);
-    const std::size_t colon = header.find(':');
-    if (colon == std::string_view::npos) continue;  // the parser judges it
-    std::string name(header.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::string_view value = header.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (name == "transfer-encoding") {
-      return {Frame::Kind::kInvalid, 0, "a body must come with Content-Length, not Transfer-Encoding"};
-    }
-    if (name != "content-length") continue;
-    std::size_t n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (length || value.empty() || ec != std::errc() || end != value.data() + value.size()) {
-      return {Frame::Kind::kInvalid, 0, "one Content-Length, a decimal number, is expected"};
-    }
-    length = n;
-  }
-  const std::size_t size = head_end + 4 + length.value_or(0);
-  if (size < head_end) return {Frame::Kind::kInvalid, 0, "Content-Length out of range"};
-  return {input.size() >= size ? Frame::Kind::kComplete : Frame::Kind::kIncomplete, size, ""};
-}
 
 struct Server::Shared {
   const Router* router = nullptr;

@@ -144,6 +144,7 @@ TEST_F(WebTest, AmbiguousFramingIsA400) {
   for (const std::string& head :
        {std::string("Content-Length: 2\r\nContent-Length: 20\r\n"),
         std::string("Content-Length: 2, 2\r\n"), std::string("Content-Length: -1\r\n"),
+        std::string("Content-Length: 18446744073709551615\r\n"),
         std::string("Transfer-Encoding: chunked\r\nContent-Length: 2\r\n")}) {
     SCOPED_TRACE(head);
     HttpClient c(web_.port());

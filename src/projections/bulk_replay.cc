@@ -297,8 +297,8 @@ std::vector<std::string> Selection::stream_types() const {
   return types;
 }
 
-std::string Selection::stream_filter(const pqxx::transaction_base& tx,
-                                     const std::string& keyword) const {
+std::string Selection::stream_filter(const pqxx::transaction_base& tx, const std::string& keyword,
+                                     const std::string& table) const {
   const auto types = stream_types();
   if (types.empty()) return "";
   std::string list;
@@ -307,7 +307,7 @@ std::string Selection::stream_filter(const pqxx::transaction_base& tx,
     list += tx.esc(t);
     list += '\'';
   }
-  return keyword + "events.stream_type IN (" + list + ")";
+  return keyword + table + ".stream_type IN (" + list + ")";
 }
 
 void copy_into(pqxx::transaction_base& tx, const TableBatch& batch) {
@@ -398,8 +398,12 @@ long long bulk_replay(pqxx::transaction_base& reader,
   folded.tables.erase("audit_log");
   if (folded.tables.empty()) return 0;
   const std::string where = folded.stream_filter(reader, " WHERE ");
+  // For progress: a stream's version is its number of events (both written
+  // by the append's transaction), and `streams` is a fraction of `events`.
   const long long total =
-      reader.exec1("SELECT count(*) FROM events" + where)[0].as<long long>();
+      reader.exec1("SELECT coalesce(sum(version), 0) FROM streams" +
+                   folded.stream_filter(reader, " WHERE ", "streams"))[0]
+          .as<long long>();
   reader.exec("DECLARE fsm_bulk_replay NO SCROLL CURSOR FOR SELECT " + std::string(kFoldColumns) +
               " FROM events" + where + " ORDER BY events.stream_id, events.stream_version");
   // Three stages, so the database's work (producing rows, storing them)

@@ -38,9 +38,10 @@ struct Selection {
   bool has(const std::string& table) const { return tables.count(table) > 0; }
   // The stream types whose events the selection needs (empty: every type).
   std::vector<std::string> stream_types() const;
-  // SQL: `keyword` and a condition on `events` to those stream types, or
-  // nothing when every type is needed.
-  std::string stream_filter(const pqxx::transaction_base& tx, const std::string& keyword) const;
+  // SQL: `keyword` and a condition on `table`'s stream_type to those stream
+  // types, or nothing when every type is needed.
+  std::string stream_filter(const pqxx::transaction_base& tx, const std::string& keyword,
+                            const std::string& table = "events") const;
 };
 // `names` empty: every projection. Throws std::invalid_argument naming an
 // unknown projection and the known ones.

@@ -443,13 +443,25 @@ class PistacheHandler : public P::Http::Handler {
     return close;
   }
 
+  // The peer's reference to its strand. The peer drops it inside
+  // libpistache (not built for ThreadSanitizer), which then could not see
+  // the reference count's synchronisation with the worker that used the
+  // strand last; released here, in our code, it can.
+  struct StrandRef {
+    std::shared_ptr<Strand> strand;
+    ~StrandRef() { strand.reset(); }
+  };
+
   // The connection's strand (created on its first request, on this thread).
   static std::shared_ptr<Strand> strand_of(const std::shared_ptr<P::Tcp::Peer>& peer) {
     static const std::string kKey = "fsm.strand";
-    if (auto existing = peer->tryGetData(kKey)) return std::static_pointer_cast<Strand>(existing);
-    auto strand = std::make_shared<Strand>(peer->fd());
-    peer->putData(kKey, strand);
-    return strand;
+    if (auto existing = peer->tryGetData(kKey)) {
+      return std::static_pointer_cast<StrandRef>(existing)->strand;
+    }
+    auto ref = std::make_shared<StrandRef>();
+    ref->strand = std::make_shared<Strand>(peer->fd());
+    peer->putData(kKey, ref);
+    return ref->strand;
   }
 
   // Answers a request that could not be parsed and closes the connection,

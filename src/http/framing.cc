@@ -23,10 +23,12 @@ Frame frame_request(std::string_view input) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = header.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (name == "transfer-encoding") {
-      return {Frame::Kind::kInvalid, 0, "a body must come with Content-Length, not Transfer-Encoding"};
+      return {Frame::Kind::kInvalid, 0,
+              "a body must come with Content-Length, not Transfer-Encoding"};
     }
     if (name != "content-length") continue;
     std::size_t n = 0;
@@ -34,7 +36,8 @@ Frame frame_request(std::string_view input) {
     if (length || value.empty() || ec != std::errc() || end != value.data() + value.size()) {
       return {Frame::Kind::kInvalid, 0, "one Content-Length, a decimal number, is expected"};
     }
-    if (n > (std::size_t{1} << 40)) return {Frame::Kind::kInvalid, 0, "Content-Length out of range"};
+    if (n > (std::size_t{1} << 40))
+      return {Frame::Kind::kInvalid, 0, "Content-Length out of range"};
     length = n;
   }
   const std::size_t size = head_end + 4 + length.value_or(0);

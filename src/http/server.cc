@@ -1,8 +1,8 @@
 #include "http/server.h"
 
+#include <fcntl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
-#include <fcntl.h>
 #include <pistache/peer.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -100,7 +100,6 @@ struct Strand {
   std::string input;
   bool closing = false;
 };
-
 
 struct Server::Shared {
   const Router* router = nullptr;
@@ -254,7 +253,8 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 std::string http_message(P::Http::Version version, Method method, const Response& res,
                          const std::string& request_id, bool close) {
   std::string body;
-  if (!res.body.is_null()) body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!res.body.is_null())
+    body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   out.reserve(body.size() + 256);
   out += version == P::Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";

@@ -8,9 +8,10 @@ std::string insert_audit_sql(const std::string& from, const std::string& e) {
          " SELECT ar.id, ar.account_id, ar.entity_type, ar.entity_id, ar.action, ar.actor_id,"
          " ar.old_value, ar.new_value, ar.event_type, ar.event_position, ar.trace_id,"
          " ar.created_at"
-         " FROM " + from + " CROSS JOIN LATERAL audit_log_row(" + e + ".event_id, " + e +
-         ".stream_type, " + e + ".stream_id, " + e + ".event_type, " + e + ".data, " + e +
-         ".metadata, " + e + ".global_position, " + e + ".recorded_at) ar";
+         " FROM " +
+         from + " CROSS JOIN LATERAL audit_log_row(" + e + ".event_id, " + e + ".stream_type, " +
+         e + ".stream_id, " + e + ".event_type, " + e + ".data, " + e + ".metadata, " + e +
+         ".global_position, " + e + ".recorded_at) ar";
 }
 
 void prepare_audit_projector(pqxx::connection& conn) {

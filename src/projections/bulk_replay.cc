@@ -5,12 +5,11 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
-#include <mutex>
-#include <thread>
 #include <map>
-#include <stdexcept>
-
+#include <mutex>
 #include <pqxx/tablewriter>
+#include <stdexcept>
+#include <thread>
 
 #include "events/pg_event_store.h"
 #include "projections/entity_projector.h"
@@ -20,9 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kPaymentColumns = {
-    "id", "account_id", "invoice_id", "amount_cents", "method", "received_at",
-    "notes", "created_at", kPositionColumn};
+const std::vector<std::string> kPaymentColumns = {"id",           "account_id", "invoice_id",
+                                                  "amount_cents", "method",     "received_at",
+                                                  "notes",        "created_at", kPositionColumn};
 
 // COPY's text format: backslash, newline, carriage return and tab escaped.
 void append_escaped(std::string& out, std::string_view text) {
@@ -400,10 +399,10 @@ long long bulk_replay(pqxx::transaction_base& reader,
   const std::string where = folded.stream_filter(reader, " WHERE ");
   // For progress: a stream's version is its number of events (both written
   // by the append's transaction), and `streams` is a fraction of `events`.
-  const long long total =
-      reader.exec1("SELECT coalesce(sum(version), 0) FROM streams" +
-                   folded.stream_filter(reader, " WHERE ", "streams"))[0]
-          .as<long long>();
+  const long long total = reader
+                              .exec1("SELECT coalesce(sum(version), 0) FROM streams" +
+                                     folded.stream_filter(reader, " WHERE ", "streams"))[0]
+                              .as<long long>();
   reader.exec("DECLARE fsm_bulk_replay NO SCROLL CURSOR FOR SELECT " + std::string(kFoldColumns) +
               " FROM events" + where + " ORDER BY events.stream_id, events.stream_version");
   // Three stages, so the database's work (producing rows, storing them)
@@ -436,8 +435,9 @@ long long bulk_replay(pqxx::transaction_base& reader,
   });
   long long done = 0, reported = 0;
   try {
-    BulkFold fold(folded, [&](const TableBatch& b) { batches.push(b); },
-                  options.flush_rows, options.flush_bytes);
+    BulkFold fold(
+        folded, [&](const TableBatch& b) { batches.push(b); }, options.flush_rows,
+        options.flush_bytes);
     std::string stopped_stream;  // a stream past the limit: its later events are skipped
     while (auto rows = fetched.pop()) {
       for (const auto& r : *rows) {

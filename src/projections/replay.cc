@@ -4,8 +4,8 @@
 #include <chrono>
 #include <future>
 #include <optional>
-#include <stdexcept>
 #include <pqxx/pqxx>
+#include <stdexcept>
 
 #include "events/pg_event_store.h"
 #include "projections/audit_projector.h"
@@ -100,12 +100,13 @@ void diff_table(pqxx::transaction_base& tx, const std::string& table, std::size_
                 std::vector<Difference>& out) {
   auto rows = tx.exec(
       "SELECT coalesce(l.id, r.id)::text, coalesce(to_jsonb(l)::text, 'null'),"
-      " coalesce(to_jsonb(r)::text, 'null') FROM public." + table + " l FULL JOIN pg_temp." +
-      table +
+      " coalesce(to_jsonb(r)::text, 'null') FROM public." +
+      table + " l FULL JOIN pg_temp." + table +
       // Rows compared by their text (same session, same settings): cheaper
       // than JSON, and as strict; JSON is made only for differing rows.
       " r ON l.id = r.id WHERE l.id IS NULL OR r.id IS NULL OR l::text <> r::text"
-      " ORDER BY 1 LIMIT " + std::to_string(max));
+      " ORDER BY 1 LIMIT " +
+      std::to_string(max));
   for (const auto& r : rows) out.push_back({table, r[0].c_str(), r[1].c_str(), r[2].c_str()});
 }
 
@@ -138,7 +139,8 @@ VerifyReport verify(const std::string& url, const std::vector<std::string>& name
   SnapshotTx writer(url, snapshot, "");
   auto scratch = [](pqxx::transaction_base& tx, const std::string& t) {
     // No indexes: they are written once and joined by a hash.
-    tx.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t + " INCLUDING DEFAULTS) ON COMMIT DROP");
+    tx.exec("CREATE TEMP TABLE " + t + " (LIKE public." + t +
+            " INCLUDING DEFAULTS) ON COMMIT DROP");
   };
   struct AuditCheck {
     long long events = 0;  // one audit row per event
@@ -160,8 +162,8 @@ VerifyReport verify(const std::string& url, const std::vector<std::string>& name
   }
   BulkOptions options;
   options.selection = selection;
-  report.events =
-      bulk_replay(reader, [&](const TableBatch& b) { copy_into(*writer.tx, b); }, options);
+  report.events = bulk_replay(
+      reader, [&](const TableBatch& b) { copy_into(*writer.tx, b); }, options);
   std::vector<Difference> found;
   for (const auto& t : projection_tables()) {
     if (selection.has(t) && t != "audit_log") diff_table(*writer.tx, t, max_differences + 1, found);
@@ -296,15 +298,16 @@ RebuildReport rebuild(const std::string& url, const RebuildOptions& options) {
     std::promise<void> imported;  // broken (ready too) when the import fails
     std::future<void> snapshot_taken = imported.get_future();
     if (selection.has("audit_log")) {
-      audit = std::async(std::launch::async, [&, snapshot, imported = std::move(imported)]() mutable {
-        SnapshotTx auditor(url, snapshot, search_path);
-        imported.set_value();
-        const long long rows = replay_audit(*auditor.tx, options.until);
-        auditor.tx->exec("SET LOCAL maintenance_work_mem = '128MB'");
-        build_indexes(*auditor.tx, schema, "audit_log");
-        auditor.tx->commit();
-        return rows;
-      });
+      audit =
+          std::async(std::launch::async, [&, snapshot, imported = std::move(imported)]() mutable {
+            SnapshotTx auditor(url, snapshot, search_path);
+            imported.set_value();
+            const long long rows = replay_audit(*auditor.tx, options.until);
+            auditor.tx->exec("SET LOCAL maintenance_work_mem = '128MB'");
+            build_indexes(*auditor.tx, schema, "audit_log");
+            auditor.tx->commit();
+            return rows;
+          });
     }
     BulkOptions bulk;
     bulk.selection = selection;

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
-#include <mutex>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include "http/server.h"
@@ -79,7 +79,7 @@ TEST(ServerDrain, ALateAnswerNeverReachesAnotherConnection) {
       gone.send_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
       std::unique_lock lock(mu);
       changed.wait(lock, [&] { return entered >= round; });
-    }  // hangs up while its request runs
+    }                                                            // hangs up while its request runs
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the server sees it go
     testing::HttpClient next(port);
     next.send_raw("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -87,7 +87,8 @@ TEST_F(WebTest, AHeadAnswerHasNoBodyAndTheConnectionGoesOn) {
   auto head = c.read_response(std::chrono::seconds(10), /*bodiless=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 405);
-  EXPECT_NE(std::stoul(head->headers["content-length"]), 0u) << "the length of the body, though none follows";
+  EXPECT_NE(std::stoul(head->headers["content-length"]), 0u)
+      << "the length of the body, though none follows";
   EXPECT_TRUE(head->body.empty());
   auto next = c.request("GET", "/api/health");
   EXPECT_EQ(next.status, 200);
@@ -131,8 +132,9 @@ TEST_F(WebTest, ARequestSentByteByByteIsAnswered) {
 // After an answer that closes the connection, nothing more is read from it.
 TEST_F(WebTest, NothingPipelinedAfterConnectionCloseIsAnswered) {
   HttpClient c(web_.port());
-  c.send_raw("GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send_raw(
+      "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
   auto first = c.read_response();
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 200);

@@ -44,7 +44,8 @@ class AuditProjectorTest : public ::testing::Test {
     pqxx::connection c(db_.url());
     auto r = pqxx::nontransaction(c).exec(
         "SELECT coalesce(jsonb_agg(to_jsonb(a) - 'id' - 'created_at' ORDER BY event_position),"
-        " '[]') FROM " + table + " a");
+        " '[]') FROM " +
+        table + " a");
     return json::parse(r[0][0].c_str());
   }
 
@@ -56,7 +57,8 @@ class AuditProjectorTest : public ::testing::Test {
 TEST_F(AuditProjectorTest, EachKindOfEventWritesItsRow) {
   append("JobCreated", {{"title", "Boiler"}, {"status", "draft"}});
   append("JobUpdated", {{"changes", {{"title", "Valve"}}}, {"previous", {{"title", "Boiler"}}}});
-  append("JobStatusChanged", {{"from", "draft"}, {"to", "scheduled"},
+  append("JobStatusChanged", {{"from", "draft"},
+                              {"to", "scheduled"},
                               {"changes", {{"scheduled_start", "2026-12-01T09:00:00.000Z"}}}});
   append("JobStatusChanged", {{"from", "scheduled"}, {"to", "completed"}});
   append("JobNoted", {{"note", "gate code 4411"}});
@@ -93,7 +95,8 @@ TEST_F(AuditProjectorTest, EachKindOfEventWritesItsRow) {
                 .size(),
             0u);
   tx.exec("TRUNCATE pg_temp.audit_log");
-  const long long third = tx.exec1("SELECT min(global_position) + 2 FROM events")[0].as<long long>();
+  const long long third =
+      tx.exec1("SELECT min(global_position) + 2 FROM events")[0].as<long long>();
   EXPECT_EQ(replay_audit(tx, ReplayLimit{.position = third, .at = std::nullopt}), 3);
 }
 
@@ -121,13 +124,15 @@ TEST_F(AuditProjectorTest, AsOfAnInstantAStreamStopsAtItsFirstLaterEvent) {
   pqxx::connection c(db_.url());
   pqxx::work tx(c);
   tx.exec("CREATE TEMP TABLE audit_log (LIKE public.audit_log INCLUDING DEFAULTS)");
-  const auto at = parse_rfc3339(
-      tx.exec_params1("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC',"
-                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", started)[0].c_str());
+  const auto at = parse_rfc3339(tx.exec_params1("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC',"
+                                                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+                                                started)[0]
+                                    .c_str());
   ASSERT_TRUE(at);
   EXPECT_EQ(replay_audit(tx, ReplayLimit{.position = std::nullopt, .at = *at}), 1)
       << "version 3 is as old as the instant, but version 2 is past it";
-  EXPECT_EQ(tx.exec1("SELECT event_type FROM pg_temp.audit_log")[0].as<std::string>(), "JobCreated");
+  EXPECT_EQ(tx.exec1("SELECT event_type FROM pg_temp.audit_log")[0].as<std::string>(),
+            "JobCreated");
 }
 
 }  // namespace

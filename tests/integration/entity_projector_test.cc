@@ -53,8 +53,8 @@ class EntityProjectorTest : public ::testing::Test {
     pqxx::work tx(c);
     // Every committed event, whatever other tests (in parallel, on the same
     // cluster) hold open: the gap-safe horizon would stop before the newest.
-    auto batch = events::PgEventStore::read_all_in(tx, {}, 10000,
-                                                   events::PgEventStore::Horizon::kVisible);
+    auto batch =
+        events::PgEventStore::read_all_in(tx, {}, 10000, events::PgEventStore::Horizon::kVisible);
     for (const auto& e : batch.events) apply_entity_event(tx, e);
     tx.commit();
   }

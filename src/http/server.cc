@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -364,10 +363,10 @@ class PistacheHandler : public P::Http::Handler {
     while (!input.empty() && !strand->closing) {
       const Frame frame = frame_request(input);
       if (frame.kind == Frame::Kind::kInvalid) {
-        return reject(peer, Error::of(ErrorCode::kValidation, frame.why));
+        return reject(strand, Error::of(ErrorCode::kValidation, frame.why));
       }
       if (frame.size > limit || (frame.size == 0 && input.size() > limit)) {
-        return reject(peer, Error::of(ErrorCode::kPayloadTooLarge, "request too large"));
+        return reject(strand, Error::of(ErrorCode::kPayloadTooLarge, "request too large"));
       }
       if (frame.kind == Frame::Kind::kIncomplete) {
         // A request line ends at its first line feed and has two spaces;
@@ -375,7 +374,7 @@ class PistacheHandler : public P::Http::Handler {
         const std::size_t eol = input.find('\n');
         if (frame.size == 0 && eol != std::string::npos &&
             std::count(input.begin(), input.begin() + static_cast<long>(eol), ' ') < 2) {
-          return reject(peer, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
+          return reject(strand, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
         }
         return;  // the rest of the request is still on its way
       }
@@ -388,7 +387,7 @@ class PistacheHandler : public P::Http::Handler {
       }
       if (!parsed) {
         parser->reset();
-        return reject(peer, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
+        return reject(strand, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
       }
       strand->closing = serve(parser->request, peer, strand);
       parser->reset();
@@ -466,10 +465,9 @@ class PistacheHandler : public P::Http::Handler {
 
   // Answers a request that could not be parsed and closes the connection,
   // after the answers to the requests before it (through its strand).
-  void reject(const std::shared_ptr<P::Tcp::Peer>& peer, const Error& error) {
+  void reject(const std::shared_ptr<Strand>& strand, const Error& error) {
     shared_->in_flight.fetch_add(1);
     auto shared = shared_;
-    auto strand = strand_of(peer);
     strand->closing = true;  // what follows the bad request is not read
     strand->input.clear();
     shared_->run_on(strand, [shared, strand, error] {

@@ -94,7 +94,7 @@ const std::vector<std::string>& projection_tables() {
 
 namespace {
 
-// Appends to `report` the rows of `table` that differ between the live table
+// Appends to `out` the rows of `table` that differ between the live table
 // and its replayed copy in pg_temp (missing on either side, or not equal).
 void diff_table(pqxx::transaction_base& tx, const std::string& table, std::size_t max,
                 std::vector<Difference>& out) {

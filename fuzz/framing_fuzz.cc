@@ -1,6 +1,7 @@
-// libFuzzer target: cutting requests out of a connection's bytes, the first
-// code that reads what a client sends. Nothing may crash or trip ASan/UBSan,
-// and every answer must describe the bytes it was given.
+// libFuzzer target: cutting requests out of a connection's bytes and reading
+// their heads, the first code that reads what a client sends. Nothing may
+// crash or trip ASan/UBSan, and every answer must describe the bytes it was
+// given.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,13 +11,17 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const auto frame = fsm::http::frame_request(input);
+  const fsm::http::FrameLimits limits{256, 64};
+  const auto frame = fsm::http::frame_request(input, limits);
   using Kind = fsm::http::Frame::Kind;
   const std::size_t head_end = input.find("\r\n\r\n");
   switch (frame.kind) {
     case Kind::kComplete:
-      // A whole request: at least its head, at most what arrived.
-      if (head_end == std::string_view::npos || frame.size < head_end + 4 || frame.size > size) {
+      // A whole request: at least its head, at most what arrived, a body
+      // within the limit, a path that starts with '/'.
+      if (head_end == std::string_view::npos || frame.size < head_end + 4 || frame.size > size ||
+          frame.head.content_length > limits.max_body_bytes || frame.head.path.empty() ||
+          frame.head.path.front() != '/') {
         std::abort();
       }
       break;
@@ -27,7 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case Kind::kInvalid:
       if (frame.why == nullptr || *frame.why == '\0') std::abort();
+      if (frame.status != 400 && frame.status != 413 && frame.status != 431) std::abort();
       break;
+  }
+  for (const auto& [name, value] : fsm::http::parse_query(input.substr(0, 64))) {
+    if (name.size() > 64 || value.size() > 64) std::abort();
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 // (docs/CONFIGURATION.md lists every variable).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
 
 #include <cstdlib>
@@ -25,6 +26,7 @@ struct WebConfig {
   std::string database_url;
   fsm::http::ServerConfig server;
   std::size_t pool_size = 0;
+  fsm::events::PgPoolOptions pool_options;
   std::chrono::milliseconds health_interval{1000};
   std::chrono::milliseconds health_timeout{1500};
   std::string log_level;
@@ -39,11 +41,29 @@ struct WebConfig {
     c.server.port = static_cast<std::uint16_t>(env::get_int("PORT", 3000, 0, 65535));
     c.server.threads = static_cast<int>(env::get_int("FSM_HTTP_THREADS", 2, 1, 64));
     c.server.workers = static_cast<int>(env::get_int("FSM_HTTP_WORKERS", 8, 1, 256));
+    c.server.slow_workers = static_cast<int>(env::get_int("FSM_HTTP_SLOW_WORKERS", 2, 1, 64));
     // One connection per worker: a handler never waits for a connection.
     c.pool_size = static_cast<std::size_t>(
         env::get_int("FSM_DB_POOL_SIZE", c.server.workers, 1, 256));
     c.server.max_body_bytes = static_cast<std::size_t>(
         env::get_int("FSM_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024));
+    c.server.max_head_bytes = static_cast<std::size_t>(
+        env::get_int("FSM_MAX_HEAD_BYTES", 32 * 1024, 1024, 1024 * 1024));
+    c.server.max_queued_requests =
+        static_cast<std::size_t>(env::get_int("FSM_HTTP_MAX_QUEUED_REQUESTS", 64, 1, 10000));
+    c.server.max_connections =
+        static_cast<std::size_t>(env::get_int("FSM_HTTP_MAX_CONNECTIONS", 1024, 1, 1000000));
+    c.server.request_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_HTTP_REQUEST_TIMEOUT_MS", 10000, 100, 3600000));
+    c.server.write_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_HTTP_WRITE_TIMEOUT_MS", 10000, 100, 3600000));
+    c.server.idle_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000));
+    c.pool_options.statement_timeout =
+        std::chrono::milliseconds(env::get_int("FSM_DB_STATEMENT_TIMEOUT_MS", 5000, 100, 3600000));
+    c.pool_options.acquire_timeout = std::chrono::milliseconds(
+        env::get_int("FSM_DB_ACQUIRE_TIMEOUT_MS", c.pool_options.statement_timeout.count(), 100,
+                     3600000));
     c.server.drain_timeout =
         std::chrono::milliseconds(env::get_int("FSM_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000));
     c.health_interval =
@@ -53,6 +73,17 @@ struct WebConfig {
     return c;
   }
 };
+
+// Each connection holds a descriptor (two: Pistache's and ours): take the
+// hard limit, so connection limits are ours (FSM_HTTP_MAX_CONNECTIONS), not
+// the soft default of 1024 descriptors.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 }  // namespace
 
@@ -84,7 +115,8 @@ int main() {
   setenv("PGCONNECT_TIMEOUT", "3", /*overwrite=*/0);
 
   try {
-    fsm::events::PgPool pool(config.database_url, config.pool_size);
+    raise_open_file_limit();
+    fsm::events::PgPool pool(config.database_url, config.pool_size, config.pool_options);
     pool.add_preparer(fsm::commands::prepare);
     auto hasher = fsm::commands::PasswordHasher::from_env();
     fsm::http::Auth auth(pool, *hasher, fsm::http::AuthConfig::from_env());
@@ -95,8 +127,10 @@ int main() {
     monitor.start();
 
     fsm::http::Router router;
+    // Inline: health answers on the I/O thread, whatever the pools are doing.
     router.add(fsm::http::Method::kGet, "/api/health",
-               fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }));
+               fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }),
+               fsm::http::Lane::kInline);
     auth.register_routes(router);
     fsm::http::Resources resources(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());
     resources.register_routes(router);

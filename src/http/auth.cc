@@ -179,6 +179,7 @@ Result<commands::Actor> Auth::authenticate(const Request& req) const {
   auto s = session(req);
   if (!s) return s.error();
   commands::Actor actor{s->user.account_id, s->user.user_id, s->user.role, req.request_id};
+  logged_caller() = {actor.account_id, actor.user_id};
   if (!req.idempotency_claim.empty()) {
     actor.idempotency = commands::IdempotencyClaim{req.idempotency_key, req.idempotency_claim};
   }
@@ -270,7 +271,10 @@ Response Auth::me(const Request& req) {
 }
 
 void Auth::register_routes(Router& router) {
-  router.add(Method::kPost, "/api/v1/auth/login", [this](const Request& r) { return login(r); });
+  // Argon2id: on the slow lane, so a burst of logins never holds every worker.
+  router.add(
+      Method::kPost, "/api/v1/auth/login", [this](const Request& r) { return login(r); },
+      Lane::kSlow);
   router.add(Method::kPost, "/api/v1/auth/logout", [this](const Request& r) { return logout(r); });
   router.add(Method::kGet, "/api/v1/auth/me", [this](const Request& r) { return me(r); });
 }

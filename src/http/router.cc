@@ -17,8 +17,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
-void Router::add(Method method, std::string pattern, Handler handler) {
-  Route r{method, {}, std::move(handler)};
+void Router::add(Method method, std::string pattern, Handler handler, Lane lane) {
+  Route r{method, {}, std::move(handler), lane};
   for (auto seg : split_path(pattern)) r.segments.emplace_back(seg);
   routes_.push_back(std::move(r));
 }
@@ -44,6 +44,7 @@ Router::Match Router::match(Method method, std::string_view path) const {
     }
     if (r.method == method && !m.handler) {
       m.handler = &r.handler;
+      m.lane = r.lane;
       m.params = std::move(params);
     }
   }

@@ -15,12 +15,20 @@
 
 namespace fsm::http {
 
+// Where a route's handler runs (server.cc). kWorker: the worker pool, which
+// holds database connections. kSlow: a small pool of its own, for handlers
+// that spend long on the CPU (login's Argon2id), so a burst of them never
+// holds every worker. kInline: on the connection's I/O thread, for handlers
+// that neither block nor wait (health), so they answer whatever the pools do.
+enum class Lane { kWorker, kSlow, kInline };
+
 class Router {
  public:
-  void add(Method method, std::string pattern, Handler handler);
+  void add(Method method, std::string pattern, Handler handler, Lane lane = Lane::kWorker);
 
   struct Match {
     const Handler* handler = nullptr;         // null: no route for this method
+    Lane lane = Lane::kInline;                // a 404 or 405 is answered inline
     std::map<std::string, std::string> params;
     std::vector<Method> allowed;              // methods that match the path
   };
@@ -32,6 +40,7 @@ class Router {
     Method method;
     std::vector<std::string> segments;  // ":name" is a parameter
     Handler handler;
+    Lane lane;
   };
   std::vector<Route> routes_;
 };

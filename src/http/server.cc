@@ -5,15 +5,19 @@
 #include <pistache/http.h>
 #include <pistache/peer.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <deque>
 #include <functional>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/log.h"
@@ -24,10 +28,16 @@
 namespace fsm::http {
 
 namespace P = Pistache;
+using Clock = std::chrono::steady_clock;
 
-// Handlers run on a fixed pool of worker threads, not on Pistache's reactor
-// threads: a handler that waits (for a row lock, for Argon2id) then holds one
-// worker, never the I/O of every connection that shares its reactor.
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// A fixed set of threads running posted jobs in order of arrival.
 class WorkerPool {
  public:
   void start(int threads) {
@@ -73,123 +83,532 @@ class WorkerPool {
   bool stopping_ = false;
 };
 
-// One per connection: its requests run one at a time, in arrival order, and
-// each answer is written by the worker that made it, straight to the socket.
-// The strand holds its own duplicate of the socket's descriptor, taken on the
-// reactor thread while the connection is alive: Pistache closes its
+// One request, parsed, waiting for its turn on its connection.
+struct Work {
+  Request req;
+  const Handler* handler = nullptr;  // null: `early` is the answer
+  std::optional<Response> early;
+  Lane lane = Lane::kInline;
+  int minor_version = 1;
+  bool close = false;
+  Clock::time_point started;
+};
+
+}  // namespace
+
+// One per TCP connection. Its requests are answered one at a time, in
+// arrival order; `busy` says that some thread owns that sequence (a pool
+// running its next request, or the writer finishing its last answer).
+//
+// The connection holds its own duplicate of the socket's descriptor, taken
+// on the reactor thread while the socket is alive: Pistache closes its
 // descriptor when the client goes away, and the number may then be reused by
-// a new connection, but ours still names this socket until the last request
-// of the connection is done with it.
-struct Strand {
-  explicit Strand(int socket) : fd(::fcntl(socket, F_DUPFD_CLOEXEC, 0)) {}
-  ~Strand() {
+// a new connection, but ours names this socket until the connection's last
+// answer is done with it.
+struct Connection {
+  Connection(int socket, std::string ip)
+      : fd(::fcntl(socket, F_DUPFD_CLOEXEC, 0)), peer_ip(std::move(ip)) {}
+  ~Connection() {
     if (fd >= 0) ::close(fd);
   }
-  Strand(const Strand&) = delete;
-  Strand& operator=(const Strand&) = delete;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  const int fd;  // -1 when the duplicate failed: the answer cannot be written
-  std::mutex mu;
-  std::deque<std::function<void()>> pending;
-  bool running = false;
+  const int fd;  // -1 when the duplicate failed: nothing can be answered
+  const std::string peer_ip;
 
-  // Touched by the connection's reactor thread only: bytes received and not
-  // yet handed to the parser as a whole request, and whether the connection
-  // is being closed (nothing more it sends is read).
+  // Reactor thread only: bytes not yet cut into a request, and whether
+  // nothing more is read (after a `close` request or a refused one).
   std::string input;
   bool closing = false;
+
+  std::mutex mu;  // guards what follows, up to the atomics
+  std::deque<Work> queue;
+  std::size_t queued_body_bytes = 0;
+  bool busy = false;
+  bool ended = false;  // shut down by us: queued work is dropped
+  // The unsent part of an answer the client is slow to read; the writer
+  // thread owns it while the connection is in its watch list.
+  std::string out;
+  std::size_t out_sent = 0;
+  bool close_after_out = false;
+
+  // For the sweeper; milliseconds on the steady clock, 0 for "not now".
+  std::atomic<std::int64_t> receiving_since{0};  // first byte of an unfinished request
+  std::atomic<std::int64_t> last_active{now_ms()};
+  std::atomic<std::int64_t> stalled_since{0};  // an answer waits for the client
+  std::atomic<bool> peer_gone{false};          // Pistache saw the connection end
 };
+
+namespace {
+
+enum class SendResult { kDone, kBlocked, kFailed };
+
+// Sends what it can of bytes[sent..] without waiting.
+SendResult send_some(int fd, const std::string& bytes, std::size_t& sent) {
+  if (fd < 0) return SendResult::kFailed;
+  while (sent < bytes.size()) {
+    const ssize_t n =
+        ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return SendResult::kBlocked;
+    } else {
+      return SendResult::kFailed;
+    }
+  }
+  return SendResult::kDone;
+}
+
+// The client reset the connection (or it is otherwise dead both ways).
+bool is_dead(const Connection& c) {
+  pollfd p{c.fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
+}  // namespace
 
 struct Server::Shared {
   const Router* router = nullptr;
-  std::size_t max_body_bytes = 0;
+  ServerConfig config;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
   std::mutex mu;
   std::condition_variable idle;
   WorkerPool workers;
+  WorkerPool slow;
 
-  void finished() {
-    if (in_flight.fetch_sub(1) == 1) {
+  // Every connection, for the sweeper (expired entries are pruned by it).
+  std::mutex registry_mu;
+  std::unordered_map<const Connection*, std::weak_ptr<Connection>> registry;
+
+  // The writer thread: finishes answers that did not fit in their socket,
+  // and sweeps connections past their deadlines.
+  int epoll_fd = -1;
+  int wake_fd = -1;  // an eventfd in epoll_fd: there are handoffs
+  std::thread writer;
+  std::atomic<bool> writer_stop{false};
+  std::unordered_map<int, std::shared_ptr<Connection>> watched;  // writer thread only
+  std::mutex handoff_mu;
+  std::vector<std::shared_ptr<Connection>> handoff;  // to watch, from other threads
+
+  void finished(int n = 1) {
+    if (n > 0 && in_flight.fetch_sub(n) == n) {
       std::lock_guard lock(mu);
       idle.notify_all();
     }
   }
 
-  void run_on(const std::shared_ptr<Strand>& strand, std::function<void()> job) {
+  // ---- answering, in order, on whichever thread owns the connection ----
+
+  void post(Lane lane, std::shared_ptr<Connection> c) {
+    WorkerPool& pool = lane == Lane::kSlow ? slow : workers;
+    pool.post([this, c = std::move(c), lane] { pump(c, lane); });
+  }
+
+  // Takes a new request; starts the connection's sequence if it was idle.
+  // `here` is the calling thread's lane (the reactor is kInline).
+  void submit(const std::shared_ptr<Connection>& c, Work work) {
     {
-      std::lock_guard lock(strand->mu);
-      if (strand->running) {
-        strand->pending.push_back(std::move(job));
+      std::unique_lock lock(c->mu);
+      if (c->ended) return;
+      if (c->queue.size() >= config.max_queued_requests ||
+          c->queued_body_bytes + work.req.body.size() > 2 * config.max_body_bytes) {
+        lock.unlock();
+        log::warn("connection closed: too many requests waiting", {{"ip", c->peer_ip}},
+                  work.req.request_id);
+        end(c);
         return;
       }
-      strand->running = true;
+      in_flight.fetch_add(1);
+      c->queued_body_bytes += work.req.body.size();
+      c->queue.push_back(std::move(work));
+      if (c->busy) return;
+      c->busy = true;
     }
-    workers.post([strand, job = std::move(job)] {
-      job();
-      for (;;) {
-        std::function<void()> next;
-        {
-          std::lock_guard lock(strand->mu);
-          if (strand->pending.empty()) {
-            strand->running = false;
-            return;
-          }
-          next = std::move(strand->pending.front());
-          strand->pending.pop_front();
+    pump(c, Lane::kInline);
+  }
+
+  // Answers the connection's queued requests in order while they may run on
+  // this thread (inline ones anywhere, the others on their own lane), and
+  // hands the sequence over otherwise. The caller owns `busy`.
+  void pump(const std::shared_ptr<Connection>& c, Lane here) {
+    for (;;) {
+      Work w;
+      {
+        std::unique_lock lock(c->mu);
+        if (c->ended || c->queue.empty()) {
+          drop_queue_locked(*c);
+          c->busy = false;
+          return;
         }
-        next();
+        const Lane lane = c->queue.front().lane;
+        if (lane != Lane::kInline && lane != here) {
+          lock.unlock();
+          post(lane, c);
+          return;
+        }
+        w = std::move(c->queue.front());
+        c->queue.pop_front();
+        c->queued_body_bytes -= w.req.body.size();
       }
+      // Work for a client that has reset its connection is not done.
+      if (c->peer_gone.load() && is_dead(*c)) {
+        finished();
+        end(c);
+        continue;
+      }
+      bool close = w.close;
+      std::string bytes = answer(w, close);
+      if (!deliver(c, std::move(bytes), close)) return;
+    }
+  }
+
+  // Writes an answer without waiting. True when the connection goes on with
+  // its next request; otherwise it ended, or the writer thread finishes the
+  // answer and then resumes the connection.
+  bool deliver(const std::shared_ptr<Connection>& c, std::string bytes, bool close) {
+    std::size_t sent = 0;
+    switch (send_some(c->fd, bytes, sent)) {
+      case SendResult::kDone:
+        c->last_active = now_ms();
+        finished();
+        if (!close) return true;
+        end(c);
+        release(c);
+        return false;
+      case SendResult::kFailed:
+        finished();
+        end(c);
+        release(c);
+        return false;
+      case SendResult::kBlocked:
+        break;
+    }
+    {
+      std::lock_guard lock(c->mu);
+      c->out = std::move(bytes);
+      c->out_sent = sent;
+      c->close_after_out = close;
+    }
+    c->stalled_since = now_ms();
+    {
+      std::lock_guard lock(handoff_mu);
+      handoff.push_back(c);
+    }
+    wake_writer();
+    return false;
+  }
+
+  // Continues a connection whose answer the writer finished.
+  void resume(const std::shared_ptr<Connection>& c) {
+    Lane lane;
+    {
+      std::lock_guard lock(c->mu);
+      if (c->ended || c->queue.empty()) {
+        drop_queue_locked(*c);
+        c->busy = false;
+        return;
+      }
+      lane = c->queue.front().lane;
+    }
+    post(lane == Lane::kSlow ? Lane::kSlow : Lane::kWorker, c);
+  }
+
+  // Closes the connection (Pistache then sees it end and drops its peer);
+  // what it still had queued is dropped by whoever owns its sequence.
+  void end(const std::shared_ptr<Connection>& c) {
+    if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);
+    std::lock_guard lock(c->mu);
+    c->ended = true;
+    if (!c->busy) drop_queue_locked(*c);
+  }
+
+  // The owner of an ended connection's sequence lets it go.
+  void release(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(c->mu);
+    drop_queue_locked(*c);
+    c->busy = false;
+  }
+
+  void drop_queue_locked(Connection& c) {
+    const int n = static_cast<int>(c.queue.size());
+    c.queue.clear();
+    c.queued_body_bytes = 0;
+    finished(n);
+  }
+
+  // Runs the request's handler (or takes its early answer), logs it, and
+  // returns the answer's bytes. `close` is also set once draining began: a
+  // request that was in flight then must not leave its connection open.
+  std::string answer(Work& w, bool& close) {
+    logged_caller() = {};
+    const Response res = w.early ? *w.early : dispatch(w);
+    close = close || draining.load();
+    Answer a;
+    a.status = res.status;
+    if (!res.body.is_null()) {
+      a.body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      a.json = true;
+    }
+    a.headers.reserve(res.headers.size() + 1);
+    a.headers.emplace_back("X-Request-Id", w.req.request_id);
+    a.headers.insert(a.headers.end(), res.headers.begin(), res.headers.end());
+    log_request(w, res);
+    return serialize_answer(a, w.minor_version, w.req.method == Method::kHead, close);
+  }
+
+  Response dispatch(Work& w) {
+    try {
+      return (*w.handler)(w.req);
+    } catch (const events::DbUnavailable& e) {
+      log::warn("database unavailable", {{"error", e.what()}, {"path", w.req.path}},
+                w.req.request_id);
+      auto res = error_response(
+          Error::of(ErrorCode::kUnavailable, "the database is unavailable; retry shortly"),
+          w.req.request_id);
+      res.headers.emplace_back("Retry-After", "2");
+      return res;
+    } catch (const std::exception& e) {
+      // Details go to the log only; the caller sees a generic message.
+      log::error("unhandled error", {{"error", e.what()}, {"path", w.req.path}},
+                 w.req.request_id);
+    } catch (...) {
+      log::error("unhandled non-standard exception", {{"path", w.req.path}}, w.req.request_id);
+    }
+    return error_response(Error::of(ErrorCode::kInternal, "internal error"), w.req.request_id);
+  }
+
+  // The access log line: enough to tell requests apart with jq (the runbook's
+  // filters), never a secret.
+  static void log_request(const Work& w, const Response& res) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - w.started).count();
+    nlohmann::json fields = {{"method", method_name(w.req.method)},
+                             {"path", w.req.path},
+                             {"status", res.status},
+                             {"duration_ms", std::round(ms * 1000.0) / 1000.0},
+                             {"ip", w.req.peer_ip}};
+    if (!w.req.raw_query.empty()) fields["query"] = loggable_query(w.req.raw_query);
+    if (res.status >= 400 && res.body.is_object() && res.body.contains("error")) {
+      fields["code"] = res.body["error"].value("code", "");
+    }
+    const LoggedCaller& caller = logged_caller();
+    if (!caller.account_id.empty()) fields["account_id"] = caller.account_id;
+    if (!caller.user_id.empty()) fields["user_id"] = caller.user_id;
+    log::info("request", fields, w.req.request_id);
+  }
+
+  // The query string with the values of secret-looking parameters replaced.
+  static std::string loggable_query(const std::string& raw) {
+    std::string out;
+    for (const auto& [name, value] : parse_query(raw)) {
+      std::string lower = name;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      const bool secret = lower.find("token") != std::string::npos ||
+                          lower.find("password") != std::string::npos ||
+                          lower.find("secret") != std::string::npos ||
+                          lower.find("key") != std::string::npos;
+      if (!out.empty()) out += '&';
+      out += name + "=" + (secret ? std::string("[redacted]") : value);
+    }
+    return out;
+  }
+
+  // ---- the writer thread ----
+
+  void wake_writer() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  void start_writer() {
+    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd < 0 || wake_fd < 0) throw std::runtime_error("cannot create the writer's epoll");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+    writer = std::thread([this] { writer_loop(); });
+  }
+
+  void stop_writer() {
+    writer_stop = true;
+    if (writer.joinable()) writer.join();
+    finished(static_cast<int>(watched.size()));
+    watched.clear();
+    if (epoll_fd >= 0) ::close(epoll_fd);
+    if (wake_fd >= 0) ::close(wake_fd);
+    epoll_fd = wake_fd = -1;
+  }
+
+  void writer_loop() {
+    auto next_sweep = now_ms();
+    std::vector<epoll_event> events(64);
+    while (!writer_stop.load()) {
+      take_handoffs();
+      const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 100);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[static_cast<std::size_t>(i)].data.fd;
+        if (fd == wake_fd) {
+          std::uint64_t count;
+          [[maybe_unused]] const auto r = ::read(wake_fd, &count, sizeof count);
+          continue;
+        }
+        auto it = watched.find(fd);
+        if (it != watched.end()) flush(it->second);
+      }
+      if (now_ms() >= next_sweep) {
+        sweep();
+        next_sweep = now_ms() + 250;
+      }
+    }
+  }
+
+  void take_handoffs() {
+    std::vector<std::shared_ptr<Connection>> taken;
+    {
+      std::lock_guard lock(handoff_mu);
+      taken.swap(handoff);
+    }
+    for (auto& c : taken) {
+      epoll_event ev{};
+      ev.events = EPOLLOUT | EPOLLONESHOT;
+      ev.data.fd = c->fd;
+      if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+        finished();
+        end(c);
+        continue;
+      }
+      watched.emplace(c->fd, std::move(c));
+    }
+  }
+
+  void unwatch(const std::shared_ptr<Connection>& c) {
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
+    c->stalled_since = 0;
+    c->out.clear();
+    c->out.shrink_to_fit();
+    watched.erase(c->fd);  // last: it may hold the last reference
+  }
+
+  void flush(std::shared_ptr<Connection> c) {
+    switch (send_some(c->fd, c->out, c->out_sent)) {
+      case SendResult::kBlocked: {
+        c->stalled_since = now_ms();  // progress: the write deadline starts again
+        epoll_event ev{};
+        ev.events = EPOLLOUT | EPOLLONESHOT;
+        ev.data.fd = c->fd;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+        return;
+      }
+      case SendResult::kFailed:
+        unwatch(c);
+        finished();
+        end(c);
+        release(c);
+        return;
+      case SendResult::kDone: {
+        const bool close = c->close_after_out;
+        unwatch(c);
+        c->last_active = now_ms();
+        finished();
+        if (close) {
+          end(c);
+          release(c);
+          return;
+        }
+        resume(c);
+        return;
+      }
+    }
+  }
+
+  // Closes connections past a deadline, and the longest idle ones when
+  // there are too many.
+  void sweep() {
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(registry_mu);
+      for (auto it = registry.begin(); it != registry.end();) {
+        if (auto c = it->second.lock()) {
+          live.push_back(std::move(c));
+          ++it;
+        } else {
+          it = registry.erase(it);
+        }
+      }
+    }
+    const auto now = now_ms();
+    std::vector<std::shared_ptr<Connection>> idle_ones;
+    std::size_t open = 0;
+    for (auto& c : live) {
+      bool busy = false, ended = false;
+      {
+        std::lock_guard lock(c->mu);
+        busy = c->busy;
+        ended = c->ended;
+      }
+      const auto stalled = c->stalled_since.load();
+      const auto receiving = c->receiving_since.load();
+      // Gone, or the client closed and nothing is left to answer: it is
+      // freed with its last reference.
+      if (ended || (c->peer_gone.load() && !busy)) continue;
+      const char* why = nullptr;
+      if (stalled != 0 && now - stalled > config.write_timeout.count()) {
+        why = "the client did not read its answer in time";
+      } else if (receiving != 0 && now - receiving > config.request_timeout.count()) {
+        why = "the client did not send its request in time";
+      } else if (!busy && receiving == 0 &&
+                 now - c->last_active.load() > config.idle_timeout.count()) {
+        why = "idle";
+      }
+      if (why) {
+        log::info("connection closed", {{"ip", c->peer_ip}, {"reason", why}});
+        close_now(c);
+        continue;
+      }
+      ++open;
+      if (!busy && receiving == 0) idle_ones.push_back(c);
+    }
+    if (open <= config.max_connections) return;
+    std::sort(idle_ones.begin(), idle_ones.end(), [](const auto& a, const auto& b) {
+      return a->last_active.load() < b->last_active.load();
     });
+    for (std::size_t i = 0; i < idle_ones.size() && open > config.max_connections; ++i, --open) {
+      close_now(idle_ones[i]);
+    }
+  }
+
+  // Ends a connection from the writer thread, dropping an answer it owns.
+  void close_now(const std::shared_ptr<Connection>& c) {
+    if (auto it = watched.find(c->fd); it != watched.end() && it->second == c) {
+      unwatch(c);
+      finished();
+      end(c);
+      release(c);
+      return;
+    }
+    end(c);
   }
 };
 
 namespace {
 
-Method to_method(P::Http::Method m) {
-  switch (m) {
-    case P::Http::Method::Get:
-      return Method::kGet;
-    case P::Http::Method::Post:
-      return Method::kPost;
-    case P::Http::Method::Put:
-      return Method::kPut;
-    case P::Http::Method::Patch:
-      return Method::kPatch;
-    case P::Http::Method::Delete:
-      return Method::kDelete;
-    case P::Http::Method::Head:
-      return Method::kHead;
-    case P::Http::Method::Options:
-      return Method::kOptions;
-    default:
-      return Method::kOther;
-  }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding of a query component.
-std::string url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
-               hex_value(in[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
+Method to_method(std::string_view m) {
+  if (m == "GET") return Method::kGet;
+  if (m == "POST") return Method::kPost;
+  if (m == "PUT") return Method::kPut;
+  if (m == "PATCH") return Method::kPatch;
+  if (m == "DELETE") return Method::kDelete;
+  if (m == "HEAD") return Method::kHead;
+  if (m == "OPTIONS") return Method::kOptions;
+  return Method::kOther;
 }
 
 // A caller's X-Request-Id is kept when it is short and plain; anything else
@@ -206,139 +625,15 @@ std::string request_id_for(const std::optional<std::string>& given) {
   return new_uuid();
 }
 
-bool wants_close(const P::Http::Request& req) {
-  auto conn = req.headers().tryGetRaw("Connection");
-  std::string v = conn ? conn->value() : "";
-  std::transform(v.begin(), v.end(), v.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (req.version() == P::Http::Version::Http10) return v.find("keep-alive") == std::string::npos;
-  return v.find("close") != std::string::npos;
-}
-
-Request to_request(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Peer>& peer) {
-  Request r;
-  r.method = to_method(in.method());
-  r.path = in.resource();
-  for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it) {
-    r.query[url_decode(it->first)] = url_decode(it->second);
+Error frame_error(const Frame& f) {
+  switch (f.status) {
+    case 413:
+      return Error::of(ErrorCode::kPayloadTooLarge, f.why);
+    case 431:
+      return Error::of(ErrorCode::kHeadersTooLarge, f.why);
+    default:
+      return Error::of(ErrorCode::kValidation, f.why);
   }
-  for (const auto& [name, raw] : in.headers().rawList()) {
-    std::string lower = raw.name();
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    r.headers.emplace_back(std::move(lower), raw.value());
-  }
-  r.body = in.body();
-  r.request_id = request_id_for(r.header("x-request-id"));
-  try {
-    r.peer_ip = peer->address().host();
-  } catch (...) {
-    r.peer_ip = "";
-  }
-  return r;
-}
-
-// A header value as sent: line breaks would end the header early.
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += ": ";
-  for (const char c : value) {
-    if (c != '\r' && c != '\n') out += c;
-  }
-  out += "\r\n";
-}
-
-// The response's bytes: status line, headers, body (none for HEAD, 204, 304).
-std::string http_message(P::Http::Version version, Method method, const Response& res,
-                         const std::string& request_id, bool close) {
-  std::string body;
-  if (!res.body.is_null())
-    body = res.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::string out;
-  out.reserve(body.size() + 256);
-  out += version == P::Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(res.status);
-  out += ' ';
-  out += P::Http::codeString(static_cast<P::Http::Code>(res.status));
-  out += "\r\n";
-  append_header(out, "Connection", close ? "Close" : "Keep-Alive");  // as Pistache wrote it
-  append_header(out, "X-Request-Id", request_id);
-  for (const auto& [k, v] : res.headers) append_header(out, k, v);
-  const bool bodiless = res.status == 204 || res.status == 304;
-  if (!res.body.is_null()) append_header(out, "Content-Type", "application/json; charset=utf-8");
-  if (!bodiless) append_header(out, "Content-Length", std::to_string(body.size()));
-  out += "\r\n";
-  if (!bodiless && method != Method::kHead) out += body;
-  return out;
-}
-
-// How long an answer may wait for a client that does not read it.
-constexpr int kWriteTimeoutMs = 10000;
-
-// Writes `bytes` to the connection from this (worker) thread; the socket is
-// non-blocking, so a full send buffer is waited out with poll. A client that
-// has gone, or reads nothing for kWriteTimeoutMs, is disconnected, as is one
-// whose request asked for `close`.
-void write_to(const Strand& strand, const std::string& bytes, bool close) {
-  if (strand.fd < 0) return;
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n = ::send(strand.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    pollfd writable{strand.fd, POLLOUT, 0};
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-        ::poll(&writable, 1, kWriteTimeoutMs) > 0) {
-      continue;
-    }
-    close = true;
-    break;
-  }
-  // Pistache then sees the connection end and drops it.
-  if (close) ::shutdown(strand.fd, SHUT_RDWR);
-}
-
-// Writes `res` and counts the request as finished.
-void send(Server::Shared& shared, const Strand& strand, P::Http::Version version, Method method,
-          const Response& res, const std::string& request_id, bool close) {
-  write_to(strand, http_message(version, method, res, request_id, close), close);
-  shared.finished();
-}
-
-Response dispatch(const Router& router, const Request& req) {
-  auto match = router.match(req.method, req.path);
-  if (!match.handler) {
-    if (match.allowed.empty()) {
-      return error_response(Error::of(ErrorCode::kNotFound, "no such route"), req.request_id);
-    }
-    std::string allow;
-    for (auto m : match.allowed) allow += std::string(allow.empty() ? "" : ", ") + method_name(m);
-    auto res = error_response(Error::of(ErrorCode::kMethodNotAllowed, "method not allowed"),
-                              req.request_id);
-    res.headers.emplace_back("Allow", allow);
-    return res;
-  }
-  Request routed = req;
-  routed.params = std::move(match.params);
-  try {
-    return (*match.handler)(routed);
-  } catch (const events::DbUnavailable& e) {
-    log::warn("database unavailable", {{"error", e.what()}, {"path", req.path}}, req.request_id);
-    auto res = error_response(
-        Error::of(ErrorCode::kUnavailable, "the database is unavailable; retry shortly"),
-        req.request_id);
-    res.headers.emplace_back("Retry-After", "2");
-    return res;
-  } catch (const std::exception& e) {
-    // Details go to the log only; the caller sees a generic message.
-    log::error("unhandled error", {{"error", e.what()}, {"path", req.path}}, req.request_id);
-  } catch (...) {
-    log::error("unhandled non-standard exception", {{"path", req.path}}, req.request_id);
-  }
-  return error_response(Error::of(ErrorCode::kInternal, "internal error"), req.request_id);
 }
 
 class PistacheHandler : public P::Http::Handler {
@@ -347,135 +642,140 @@ class PistacheHandler : public P::Http::Handler {
 
   explicit PistacheHandler(std::shared_ptr<Server::Shared> shared) : shared_(std::move(shared)) {}
 
-  // Replaces Http::Handler's input loop (see the header comment): requests
-  // are cut from the connection's bytes (frame_request) and parsed one by
-  // one, so pipelined requests are all answered, in order.
+  // Replaces Http::Handler's (private) one. Requests are read by framing.h;
+  // the parser is made only because Pistache's timeout check looks it up
+  // (its timeouts are off: see Server::start).
+  void onConnection(const std::shared_ptr<P::Tcp::Peer>& peer) override {
+    peer->putData(ParserData, std::make_shared<P::Http::RequestParser>(1));
+    std::string ip;
+    try {
+      ip = peer->address().host();
+    } catch (...) {
+    }
+    auto ref = std::make_shared<ConnectionRef>();
+    ref->connection = std::make_shared<Connection>(peer->fd(), std::move(ip));
+    {
+      std::lock_guard lock(shared_->registry_mu);
+      shared_->registry.emplace(ref->connection.get(), ref->connection);
+    }
+    peer->putData(kKey, ref);
+  }
+
+  void onDisconnection(const std::shared_ptr<P::Tcp::Peer>& peer) override {
+    if (auto c = connection_of(peer)) c->peer_gone = true;
+  }
+
   void onInput(const char* buffer, size_t len,
                const std::shared_ptr<P::Tcp::Peer>& peer) override {
-    auto parser = getParser(peer);
-    if (!parser) return;
-    auto strand = strand_of(peer);
-    if (strand->closing) return;
-    std::string& input = strand->input;
-    input.append(buffer, len);
-    // Pistache's own buffer holds a request up to this size.
-    const std::size_t limit = shared_->max_body_bytes + 64 * 1024;
-    while (!input.empty() && !strand->closing) {
-      const Frame frame = frame_request(input);
-      if (frame.kind == Frame::Kind::kInvalid) {
-        return reject(strand, Error::of(ErrorCode::kValidation, frame.why));
-      }
-      if (frame.size > limit || (frame.size == 0 && input.size() > limit)) {
-        return reject(strand, Error::of(ErrorCode::kPayloadTooLarge, "request too large"));
-      }
-      if (frame.kind == Frame::Kind::kIncomplete) {
-        // A request line ends at its first line feed and has two spaces;
-        // anything else would otherwise wait for bytes that never come.
-        const std::size_t eol = input.find('\n');
-        if (frame.size == 0 && eol != std::string::npos &&
-            std::count(input.begin(), input.begin() + static_cast<long>(eol), ' ') < 2) {
-          return reject(strand, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
-        }
-        return;  // the rest of the request is still on its way
-      }
-      bool parsed = false;
-      try {
-        parsed = parser->feed(input.data(), frame.size) &&
-                 parser->parse() == P::Http::Private::State::Done;
-      } catch (const std::exception&) {
-        parsed = false;
-      }
-      if (!parsed) {
-        parser->reset();
-        return reject(strand, Error::of(ErrorCode::kValidation, "malformed HTTP request"));
-      }
-      strand->closing = serve(parser->request, peer, strand);
-      parser->reset();
-      input.erase(0, frame.size);
+    auto c = connection_of(peer);
+    if (!c || c->closing) return;
+    c->input.append(buffer, len);
+    c->last_active = now_ms();
+    const FrameLimits limits{shared_->config.max_head_bytes, shared_->config.max_body_bytes};
+    bool cut = false;
+    while (!c->input.empty() && !c->closing) {
+      Frame frame = frame_request(c->input, limits);
+      if (frame.kind == Frame::Kind::kInvalid) return reject(c, frame_error(frame));
+      if (frame.kind == Frame::Kind::kIncomplete) break;
+      Work w = make_work(std::move(frame.head), c->input, frame.size, c->peer_ip);
+      c->closing = w.close;  // nothing after a `close` request is read
+      c->input.erase(0, frame.size);
+      cut = true;
+      shared_->submit(c, std::move(w));
+    }
+    if (c->input.empty()) {
+      c->receiving_since = 0;
+    } else if (cut || c->receiving_since.load() == 0) {
+      c->receiving_since = now_ms();
     }
   }
 
   void onRequest(const P::Http::Request&, P::Http::ResponseWriter) override {
-    // Unused: onInput above dispatches requests itself.
+    // Unused: onInput above reads requests itself.
   }
 
  private:
-  // Parses the request here, on the reactor thread, and runs it on a worker.
-  // Returns whether the connection closes after the answer.
-  bool serve(const P::Http::Request& in, const std::shared_ptr<P::Tcp::Peer>& peer,
-             const std::shared_ptr<Strand>& strand) {
-    const auto started = std::chrono::steady_clock::now();
-    shared_->in_flight.fetch_add(1);
-    auto req = std::make_shared<Request>();
-    std::optional<Response> early;
-    bool close = false;
-    try {
-      *req = to_request(in, peer);
-      close = wants_close(in);
-      if (req->body.size() > shared_->max_body_bytes) {
-        early = error_response(Error::of(ErrorCode::kPayloadTooLarge, "body over the size limit"),
-                               req->request_id);
-        close = true;  // the rest of an oversized upload must not be parsed as a request
-      }
-    } catch (...) {
-      if (req->request_id.empty()) req->request_id = new_uuid();
-      early = error_response(Error::of(ErrorCode::kInternal, "internal error"), req->request_id);
-    }
-    auto shared = shared_;
-    const auto version = in.version();
-    shared_->run_on(strand, [shared, strand, req, early, close, version, started]() mutable {
-      Response res = early ? *early : dispatch(*shared->router, *req);
-      // Decided now, not on arrival: a request that was in flight when
-      // draining began must not leave its connection open.
-      close = close || shared->draining.load();
-      send(*shared, *strand, version, req->method, res, req->request_id, close);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-              .count();
-      log::info("request",
-                {{"method", method_name(req->method)},
-                 {"path", req->path},
-                 {"status", res.status},
-                 {"duration_ms", std::round(ms * 1000.0) / 1000.0}},
-                req->request_id);
-    });
-    return close;
-  }
+  static constexpr const char* kKey = "fsm.connection";
 
-  // The peer's reference to its strand. The peer drops it inside
-  // libpistache (not built for ThreadSanitizer), which then could not see
-  // the reference count's synchronisation with the worker that used the
-  // strand last; released here, in our code, it can.
-  struct StrandRef {
-    std::shared_ptr<Strand> strand;
-    ~StrandRef() { strand.reset(); }
+  // The peer's reference to its connection, released in our code (not inside
+  // uninstrumented libpistache) so ThreadSanitizer sees the reference
+  // count's synchronisation with the thread that used the connection last.
+  struct ConnectionRef {
+    std::shared_ptr<Connection> connection;
+    ~ConnectionRef() { connection.reset(); }
   };
 
-  // The connection's strand (created on its first request, on this thread).
-  static std::shared_ptr<Strand> strand_of(const std::shared_ptr<P::Tcp::Peer>& peer) {
-    static const std::string kKey = "fsm.strand";
-    if (auto existing = peer->tryGetData(kKey)) {
-      return std::static_pointer_cast<StrandRef>(existing)->strand;
-    }
-    auto ref = std::make_shared<StrandRef>();
-    ref->strand = std::make_shared<Strand>(peer->fd());
-    peer->putData(kKey, ref);
-    return ref->strand;
+  static std::shared_ptr<Connection> connection_of(const std::shared_ptr<P::Tcp::Peer>& peer) {
+    auto data = peer->tryGetData(kKey);
+    return data ? std::static_pointer_cast<ConnectionRef>(data)->connection : nullptr;
   }
 
-  // Answers a request that could not be parsed and closes the connection,
-  // after the answers to the requests before it (through its strand).
-  void reject(const std::shared_ptr<Strand>& strand, const Error& error) {
-    shared_->in_flight.fetch_add(1);
-    auto shared = shared_;
-    strand->closing = true;  // what follows the bad request is not read
-    strand->input.clear();
-    shared_->run_on(strand, [shared, strand, error] {
-      const std::string id = new_uuid();
-      const auto res = error_response(error, id);
-      send(*shared, *strand, P::Http::Version::Http11, Method::kOther, res, id, /*close=*/true);
-      log::info("request rejected", {{"status", res.status}, {"reason", error.message}}, id);
-    });
+  // The request as handlers see it, routed, or with its early answer.
+  Work make_work(RequestHead head, const std::string& input, std::size_t size,
+                 const std::string& ip) {
+    Work w;
+    w.started = Clock::now();
+    Request& r = w.req;
+    r.method = to_method(head.method);
+    r.path = std::move(head.path);
+    r.headers = std::move(head.headers);
+    r.body = input.substr(size - head.content_length, head.content_length);
+    r.request_id = request_id_for(r.header("x-request-id"));
+    r.peer_ip = ip;
+    r.raw_query = std::move(head.query);
+    w.minor_version = head.minor_version;
+    w.close = head.close;
+    std::vector<Issue> repeated;
+    for (auto& [name, value] : parse_query(r.raw_query)) {
+      if (r.query.count(name) != 0) {
+        if (std::none_of(repeated.begin(), repeated.end(), [&](const Issue& i) {
+              return std::get<std::string>(i.path.front()) == name;
+            })) {
+          repeated.push_back({{name}, "given more than once"});
+        }
+        continue;
+      }
+      r.query.emplace(std::move(name), std::move(value));
+    }
+    if (!repeated.empty()) {
+      w.early = error_response(Error::validation(std::move(repeated), "invalid query parameters"),
+                               r.request_id);
+      return w;
+    }
+    auto match = shared_->router->match(r.method, r.path);
+    if (!match.handler) {
+      if (match.allowed.empty()) {
+        w.early = error_response(Error::of(ErrorCode::kNotFound, "no such route"), r.request_id);
+        return w;
+      }
+      std::string allow;
+      for (auto m : match.allowed) allow += std::string(allow.empty() ? "" : ", ") + method_name(m);
+      w.early = error_response(Error::of(ErrorCode::kMethodNotAllowed, "method not allowed"),
+                               r.request_id);
+      w.early->headers.emplace_back("Allow", allow);
+      return w;
+    }
+    r.params = std::move(match.params);
+    w.handler = match.handler;
+    w.lane = match.lane;
+    return w;
+  }
+
+  // Answers a request that cannot be read, after the answers to the ones
+  // before it, and closes the connection.
+  void reject(const std::shared_ptr<Connection>& c, const Error& error) {
+    c->closing = true;  // what follows the bad request is not read
+    c->input.clear();
+    c->receiving_since = 0;
+    Work w;
+    w.started = Clock::now();
+    w.req.method = Method::kOther;
+    w.req.path = "(unreadable request)";
+    w.req.request_id = new_uuid();
+    w.req.peer_ip = c->peer_ip;
+    w.early = error_response(error, w.req.request_id);
+    w.close = true;
+    shared_->submit(c, std::move(w));
   }
 
   std::shared_ptr<Server::Shared> shared_;
@@ -486,27 +786,33 @@ class PistacheHandler : public P::Http::Handler {
 Server::Server(ServerConfig config, const Router& router)
     : config_(std::move(config)), shared_(std::make_shared<Shared>()) {
   shared_->router = &router;
-  shared_->max_body_bytes = config_.max_body_bytes;
+  shared_->config = config_;
 }
 
 Server::~Server() {
   if (endpoint_) endpoint_->shutdown();
   shared_->workers.stop();
+  shared_->slow.stop();
+  shared_->stop_writer();
 }
 
 std::uint16_t Server::start() {
   P::Address addr(config_.host, P::Port(config_.port));
   endpoint_ = std::make_unique<P::Http::Endpoint>(addr);
-  // Pistache's buffer holds headers and body: allow the body limit plus room for
-  // headers, so a body just over the limit still gets our JSON 413.
+  // Pistache's own timeouts would answer on a connection behind our back;
+  // the writer thread's sweep keeps ours.
+  constexpr auto kNever = std::chrono::milliseconds::max();
   auto opts = P::Http::Endpoint::options()
                   .threads(config_.threads)
                   .flags(P::Tcp::Options::ReuseAddr | P::Tcp::Options::NoDelay)
-                  .maxRequestSize(config_.max_body_bytes + 64 * 1024)
-                  .maxResponseSize(16 * 1024 * 1024);
+                  .headerTimeout(kNever)
+                  .bodyTimeout(kNever)
+                  .keepaliveTimeout(kNever);
   endpoint_->init(opts);
   endpoint_->setHandler(P::Http::make_handler<PistacheHandler>(shared_));
   shared_->workers.start(config_.workers);
+  shared_->slow.start(config_.slow_workers);
+  shared_->start_writer();
   endpoint_->serveThreaded();
   return static_cast<std::uint16_t>(endpoint_->getPort());
 }
@@ -521,13 +827,13 @@ int Server::drain_and_stop() {
                            [this] { return shared_->in_flight.load() == 0; });
   }
   const int left = shared_->in_flight.load();
-  // The last responses are queued for the reactor threads; let them go out.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();
   }
   shared_->workers.stop();
+  shared_->slow.stop();
+  shared_->stop_writer();
   return left;
 }
 

@@ -26,6 +26,11 @@ const char* method_name(Method m) {
   return "OTHER";
 }
 
+LoggedCaller& logged_caller() {
+  thread_local LoggedCaller caller;
+  return caller;
+}
+
 std::optional<std::string> Request::header(std::string_view name) const {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -55,6 +60,8 @@ int http_status(ErrorCode code) {
       return 409;
     case ErrorCode::kPayloadTooLarge:
       return 413;
+    case ErrorCode::kHeadersTooLarge:
+      return 431;
     case ErrorCode::kImmutableEntity:
     case ErrorCode::kIdempotencyKeyReused:
       return 422;
@@ -88,6 +95,8 @@ const char* error_code_name(ErrorCode code) {
       return "CONFLICT";
     case ErrorCode::kPayloadTooLarge:
       return "PAYLOAD_TOO_LARGE";
+    case ErrorCode::kHeadersTooLarge:
+      return "HEADERS_TOO_LARGE";
     case ErrorCode::kImmutableEntity:
       return "IMMUTABLE_ENTITY";
     case ErrorCode::kIdempotencyKeyReused:

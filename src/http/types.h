@@ -21,7 +21,8 @@ const char* method_name(Method m);
 struct Request {
   Method method = Method::kGet;
   std::string path;
-  std::map<std::string, std::string> query;  // decoded
+  std::map<std::string, std::string> query;  // decoded; each name at most once
+  std::string raw_query;                     // as sent, for the access log
   std::map<std::string, std::string> params;  // from the route pattern
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
@@ -45,6 +46,15 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+
+// Who a request acted as, for its access log line. Authentication records it
+// on the thread that runs the handler; the server clears it before each
+// request and reads it after.
+struct LoggedCaller {
+  std::string account_id;
+  std::string user_id;
+};
+LoggedCaller& logged_caller();
 
 // The contract's error body for `error`, with `trace_id`.
 Response error_response(const Error& error, const std::string& trace_id);

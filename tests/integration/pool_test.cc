@@ -30,7 +30,7 @@ TEST(PgPool, AnUnreachableDatabaseIsDbUnavailableNotACrash) {
 
 TEST(PgPool, AnExhaustedPoolTimesOut) {
   testing::TestDatabase db;
-  PgPool pool(db.url(), 1, std::chrono::milliseconds(100));
+  PgPool pool(db.url(), 1, {.acquire_timeout = std::chrono::milliseconds(100)});
   auto lease = pool.acquire();
   EXPECT_THROW(pool.acquire(), DbUnavailable);
 }

@@ -636,6 +636,8 @@ Error frame_error(const Frame& f) {
   }
 }
 
+constexpr int kSendBufferBytes = 256 * 1024;
+
 class PistacheHandler : public P::Http::Handler {
  public:
   HTTP_PROTOTYPE(PistacheHandler)
@@ -647,6 +649,11 @@ class PistacheHandler : public P::Http::Handler {
   // (its timeouts are off: see Server::start).
   void onConnection(const std::shared_ptr<P::Tcp::Peer>& peer) override {
     peer->putData(ParserData, std::make_shared<P::Http::RequestParser>(1));
+    // A fixed send buffer (no autotuning up to megabytes): what a client
+    // that does not read can make us hold is bounded by it plus the one
+    // answer the writer thread keeps.
+    const int send_buffer = kSendBufferBytes;
+    ::setsockopt(peer->fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     std::string ip;
     try {
       ip = peer->address().host();

@@ -32,7 +32,7 @@ class ApiTest : public ::testing::Test {
                                               {"FSM_ARGON2_OPSLIMIT", "1"},
                                               {"FSM_ARGON2_MEMLIMIT_KB", "8"},
                                               {"FSM_LOGIN_MAX_PER_IP", "1000"}};
-    env.merge(extra_env());
+    for (auto& [name, value] : extra_env()) env[name] = value;  // a suite's settings win
     web_ = std::make_unique<WebProcess>(env);
     owner_ = token("owner@a.test");
     other_ = token("owner@b.test");

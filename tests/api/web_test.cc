@@ -1,8 +1,10 @@
 // fsm-web as a black box: a started binary on a free port, real PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
+#include "events/migrator.h"
 #include "support/test_env.h"
 
 namespace fsm {
@@ -202,6 +204,52 @@ TEST_F(WebTest, AMalformedRequestIsA400AndTheConnectionIsClosed) {
   EXPECT_EQ(after.request("GET", "/api/health").status, 200);
 }
 
+// Heads that a proxy in front of us might read another way (RFC 9112's
+// MUST-refuse cases): a 400, and the connection is closed.
+TEST_F(WebTest, AHeadTwoReadersCouldDisagreeOnIsA400) {
+  for (const std::string& junk : std::vector<std::string>{
+           "GET /api/health HTTP/1.1\r\n\r\n",  // HTTP/1.1 without Host
+           "POST /api/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n"
+           "Content-Length: 2\r\n\r\n{}",
+           "GET /api/health HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+           "GET /api/health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+           "GET /api/health HTTP/1.1\nHost: x\n\n",
+           "GET /api/health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"}) {
+    SCOPED_TRACE(junk);
+    HttpClient c(web_.port());
+    c.send_raw(junk);
+    auto res = c.read_response(std::chrono::seconds(3));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(res->json()["error"]["code"], "VALIDATION_ERROR");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+}
+
+// An 8 MB header is refused once the head passes its limit (32 KiB), without
+// reading the rest, and the connection is closed.
+TEST_F(WebTest, AnOversizedHeadIsA431AndTheConnectionIsClosed) {
+  HttpClient c(web_.port());
+  std::thread sender([&] {
+    c.send_raw("GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: " +
+               std::string(8 * 1024 * 1024, 'a') + "\r\n\r\n");
+  });
+  auto res = c.read_response(std::chrono::seconds(5));
+  sender.join();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 431);
+  EXPECT_EQ(res->json()["error"]["code"], "HEADERS_TOO_LARGE");
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+// The same parameter twice is refused, whichever the route.
+TEST_F(WebTest, AQueryParameterGivenTwiceIsA400) {
+  HttpClient c(web_.port());
+  auto res = c.request("GET", "/api/health?x=1&x=2");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"][0], "x");
+}
+
 TEST_F(WebTest, EachRequestWritesOneJsonAccessLogLine) {
   HttpClient c(web_.port());
   c.request("GET", "/api/health", "", {{"X-Request-Id", "log-probe-1"}});
@@ -299,6 +347,47 @@ TEST(WebOutage, HealthAnswersWithinTwoSecondsWhileTheDatabaseHangs) {
     status = c.request("GET", "/api/health").status;
   }
   EXPECT_EQ(status, 200);
+}
+
+// Requests whose database work cannot finish (the server is frozen) answer
+// 503 by their deadline instead of holding workers; health keeps answering.
+TEST(WebOutage, RequestsInFlightWhileTheDatabaseHangsAnswer503ByTheirDeadline) {
+  testing::PgCluster pg;
+  events::migrate(pg.url());
+  WebProcess web({{"DATABASE_URL", pg.url()},
+                  {"FSM_HEALTH_INTERVAL_MS", "100"},
+                  {"FSM_DB_STATEMENT_TIMEOUT_MS", "1000"}});
+  // A session lookup is database work: 8 at once open every pooled connection.
+  auto lookups = [&] {
+    std::vector<std::future<std::pair<int, std::chrono::steady_clock::duration>>> calls;
+    for (int i = 0; i < 8; ++i) {
+      calls.push_back(std::async(std::launch::async, [&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        HttpClient c(web.port());
+        const int status =
+            c.request("GET", "/api/v1/clients", "", {{"Authorization", "Bearer nobody"}}).status;
+        return std::make_pair(status, std::chrono::steady_clock::now() - t0);
+      }));
+    }
+    return calls;
+  };
+  for (auto& f : lookups()) ASSERT_EQ(f.get().first, 401);
+  pg.pause();
+  auto stuck = lookups();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    HttpClient c(web.port());
+    c.request("GET", "/api/health");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+  }
+  for (auto& f : stuck) {
+    const auto [status, took] = f.get();
+    EXPECT_EQ(status, 503);
+    EXPECT_LT(took, std::chrono::seconds(6)) << "the deadline (1 s + 2 s grace) was not kept";
+  }
+  pg.resume();
+  EXPECT_EQ(web.terminate(), 0);
 }
 
 }  // namespace

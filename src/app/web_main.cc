@@ -1,6 +1,7 @@
 // fsm-web: the HTTP API. Configuration comes only from the environment
 // (docs/CONFIGURATION.md lists every variable).
 #include <pthread.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sodium.h>
@@ -53,6 +54,8 @@ struct WebConfig {
         static_cast<std::size_t>(env::get_int("FSM_HTTP_MAX_QUEUED_REQUESTS", 64, 1, 10000));
     c.server.max_connections =
         static_cast<std::size_t>(env::get_int("FSM_HTTP_MAX_CONNECTIONS", 1024, 1, 1000000));
+    c.server.max_held_output_bytes = static_cast<std::size_t>(env::get_int(
+        "FSM_HTTP_MAX_HELD_OUTPUT_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024));
     c.server.request_timeout =
         std::chrono::milliseconds(env::get_int("FSM_HTTP_REQUEST_TIMEOUT_MS", 10000, 100, 3600000));
     c.server.write_timeout =
@@ -89,6 +92,14 @@ void raise_open_file_limit() {
 
 int main() {
   const auto process_start = std::chrono::steady_clock::now();
+  // RSS near what is in use (docs/CONFIGURATION.md; bench/soak.sh: 61 MB
+  // peak under attack with glibc's defaults, 45 MB with these). glibc gives
+  // each allocating thread its own arena (up to 8 per core), and freed memory
+  // stays in them; and after a large buffer (a list answer) is freed it
+  // raises its mmap threshold, so later ones come from, and stay in, the
+  // heap. MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ override these.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   // Signals are taken synchronously by this thread (sigwait); every thread
   // started below inherits the mask. SIGPIPE would kill us on a closed socket.
   sigset_t stop_signals;

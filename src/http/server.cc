@@ -6,6 +6,7 @@
 #include <pistache/peer.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,11 +38,18 @@ std::int64_t now_ms() {
       .count();
 }
 
-// A fixed set of threads running posted jobs in order of arrival.
+// A fixed set of threads running posted jobs in order of arrival. They run
+// at a lower priority (`nice`) than the I/O threads: on two busy cores the
+// I/O threads, which read every connection and answer health, come first.
 class WorkerPool {
  public:
-  void start(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+  void start(int threads, int nice) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, nice] {
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice);
+        loop();
+      });
+    }
   }
   void post(std::function<void()> job) {
     {
@@ -131,6 +139,7 @@ struct Connection {
   // thread owns it while the connection is in its watch list.
   std::string out;
   std::size_t out_sent = 0;
+  std::size_t out_held = 0;  // what it counts in Shared::held_bytes
   bool close_after_out = false;
 
   // For the sweeper; milliseconds on the steady clock, 0 for "not now".
@@ -176,6 +185,7 @@ struct Server::Shared {
   ServerConfig config;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
+  std::atomic<std::size_t> held_bytes{0};  // unsent answers the writer keeps
   std::mutex mu;
   std::condition_variable idle;
   WorkerPool workers;
@@ -209,27 +219,28 @@ struct Server::Shared {
     pool.post([this, c = std::move(c), lane] { pump(c, lane); });
   }
 
-  // Takes a new request; starts the connection's sequence if it was idle.
-  // `here` is the calling thread's lane (the reactor is kInline).
-  void submit(const std::shared_ptr<Connection>& c, Work work) {
+  // Takes a new request (on the reactor thread); starts the connection's
+  // sequence if it was idle. False when the connection is ended instead.
+  bool submit(const std::shared_ptr<Connection>& c, Work work) {
     {
       std::unique_lock lock(c->mu);
-      if (c->ended) return;
+      if (c->ended) return false;
       if (c->queue.size() >= config.max_queued_requests ||
           c->queued_body_bytes + work.req.body.size() > 2 * config.max_body_bytes) {
         lock.unlock();
         log::warn("connection closed: too many requests waiting", {{"ip", c->peer_ip}},
                   work.req.request_id);
         end(c);
-        return;
+        return false;
       }
       in_flight.fetch_add(1);
       c->queued_body_bytes += work.req.body.size();
       c->queue.push_back(std::move(work));
-      if (c->busy) return;
+      if (c->busy) return true;
       c->busy = true;
     }
     pump(c, Lane::kInline);
+    return true;
   }
 
   // Answers the connection's queued requests in order while they may run on
@@ -288,10 +299,23 @@ struct Server::Shared {
       case SendResult::kBlocked:
         break;
     }
+    // What slow clients make us hold is bounded in total, too: past the
+    // budget, the client that cannot take its answer is let go.
+    const std::size_t rest = bytes.size() - sent;
+    if (held_bytes.fetch_add(rest) + rest > config.max_held_output_bytes) {
+      held_bytes.fetch_sub(rest);
+      log::warn("connection closed: answers waiting for slow clients are over the budget",
+                {{"ip", c->peer_ip}});
+      finished();
+      end(c);
+      release(c);
+      return false;
+    }
     {
       std::lock_guard lock(c->mu);
       c->out = std::move(bytes);
       c->out_sent = sent;
+      c->out_held = rest;
       c->close_after_out = close;
     }
     c->stalled_since = now_ms();
@@ -491,6 +515,7 @@ struct Server::Shared {
 
   void unwatch(const std::shared_ptr<Connection>& c) {
     ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
+    held_bytes.fetch_sub(std::exchange(c->out_held, 0));
     c->stalled_since = 0;
     c->out.clear();
     c->out.shrink_to_fit();
@@ -637,6 +662,7 @@ Error frame_error(const Frame& f) {
 }
 
 constexpr int kSendBufferBytes = 256 * 1024;
+constexpr int kWorkerNice = 5;
 
 class PistacheHandler : public P::Http::Handler {
  public:
@@ -688,7 +714,7 @@ class PistacheHandler : public P::Http::Handler {
       c->closing = w.close;  // nothing after a `close` request is read
       c->input.erase(0, frame.size);
       cut = true;
-      shared_->submit(c, std::move(w));
+      if (!shared_->submit(c, std::move(w))) c->closing = true;
     }
     if (c->input.empty()) {
       c->receiving_since = 0;
@@ -817,8 +843,8 @@ std::uint16_t Server::start() {
                   .keepaliveTimeout(kNever);
   endpoint_->init(opts);
   endpoint_->setHandler(P::Http::make_handler<PistacheHandler>(shared_));
-  shared_->workers.start(config_.workers);
-  shared_->slow.start(config_.slow_workers);
+  shared_->workers.start(config_.workers, kWorkerNice);
+  shared_->slow.start(config_.slow_workers, kWorkerNice + 5);
   shared_->start_writer();
   endpoint_->serveThreaded();
   return static_cast<std::uint16_t>(endpoint_->getPort());

@@ -42,6 +42,9 @@ struct ServerConfig {
   std::size_t max_queued_requests = 64;
   // Connections over this many: the longest idle ones are closed.
   std::size_t max_connections = 1024;
+  // Unsent answers kept for clients that read slowly, all connections
+  // together; a client whose answer would pass it is disconnected.
+  std::size_t max_held_output_bytes = 8 * 1024 * 1024;
   // From a request's first byte to its last.
   std::chrono::milliseconds request_timeout{10000};
   // A client that reads nothing of an answer for this long is disconnected.

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kMethodNotAllowed,      // 405 METHOD_NOT_ALLOWED
   kConflict,              // 409 CONFLICT
   kPayloadTooLarge,       // 413 PAYLOAD_TOO_LARGE
+  kUnsupportedMediaType,  // 415 UNSUPPORTED_MEDIA_TYPE
   kImmutableEntity,       // 422 IMMUTABLE_ENTITY
   kIdempotencyKeyReused,  // 422 IDEMPOTENCY_KEY_REUSED
   kRateLimited,           // 429 RATE_LIMITED

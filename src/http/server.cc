@@ -20,6 +20,7 @@
 #include "common/uuid.h"
 #include "events/pg_pool.h"
 #include "http/framing.h"
+#include "http/request_checks.h"
 
 namespace fsm::http {
 
@@ -321,6 +322,7 @@ Response dispatch(const Router& router, const Request& req) {
     res.headers.emplace_back("Allow", allow);
     return res;
   }
+  if (auto refused = check_media_type(req)) return error_response(*refused, req.request_id);
   Request routed = req;
   routed.params = std::move(match.params);
   try {

@@ -55,6 +55,8 @@ int http_status(ErrorCode code) {
       return 409;
     case ErrorCode::kPayloadTooLarge:
       return 413;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
     case ErrorCode::kImmutableEntity:
     case ErrorCode::kIdempotencyKeyReused:
       return 422;
@@ -88,6 +90,8 @@ const char* error_code_name(ErrorCode code) {
       return "CONFLICT";
     case ErrorCode::kPayloadTooLarge:
       return "PAYLOAD_TOO_LARGE";
+    case ErrorCode::kUnsupportedMediaType:
+      return "UNSUPPORTED_MEDIA_TYPE";
     case ErrorCode::kImmutableEntity:
       return "IMMUTABLE_ENTITY";
     case ErrorCode::kIdempotencyKeyReused:

@@ -1,5 +1,6 @@
 // fsmctl: the operator's command line. Every command reads DATABASE_URL unless
-// --database-url is given, prints JSON on stdout, and exits non-zero on failure.
+// --database-url is given, prints JSON on stdout, and exits with one of the
+// codes below, so a cron job can tell "found a problem" from "could not look".
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
@@ -15,9 +16,39 @@
 #include "common/time.h"
 #include "events/migrator.h"
 #include "events/pg_event_store.h"
+#include "events/pg_pool.h"
 #include "projections/replay.h"
 
 namespace {
+
+// The exit codes (also in --help and ops/RUNBOOK.md).
+enum Exit : int {
+  kClean = 0,        // done; for a check: nothing wrong
+  kCheckFailed = 1,  // the command ran and the answer is "no" (differences, not found, refused)
+  kUsage = 2,        // bad command line: unknown command, flag or projection, missing argument
+  kUnreachable = 3,  // cannot connect to the database
+  kFailed = 4,       // anything else went wrong (the error is on stderr)
+};
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  clean: done, or the check found nothing wrong\n"
+    "  1  check failed: `projections verify` found differences, `events show` found no such\n"
+    "     event, `account create` was refused (invalid or duplicate values)\n"
+    "  2  usage error: unknown command, flag or projection name, missing or malformed\n"
+    "     argument, DATABASE_URL not set\n"
+    "  3  database unreachable: cannot connect (refused, unknown host, timeout, bad URL,\n"
+    "     authentication failed) or the connection was lost\n"
+    "  4  any other failure (a JSON error on stderr says what)";
+
+// A command line that cannot be acted on, found after parsing.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// The command ran and its answer is negative (e.g. no such event).
+struct CheckFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // One line an operator can read: when, where, what, who, then the data.
 void print_event(const fsm::events::RecordedEvent& e, bool as_json) {
@@ -37,20 +68,28 @@ std::string database_url(const std::string& flag) {
   if (!flag.empty()) return flag;
   const char* env = std::getenv("DATABASE_URL");
   if (env && *env) return env;
-  throw CLI::ValidationError("--database-url", "DATABASE_URL is not set");
+  throw UsageError("DATABASE_URL is not set (or pass --database-url)");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   fsm::log::init("fsmctl", std::getenv("LOG_LEVEL") ? std::getenv("LOG_LEVEL") : "warn");
-  if (sodium_init() < 0) return 1;
+  if (sodium_init() < 0) return kFailed;
   setenv("PGCONNECT_TIMEOUT", "5", 0);
 
   CLI::App app{"fsmctl: operate an ai-fsm installation"};
   app.require_subcommand(1);
+  // Set before the subcommands are added, which inherit both: the options
+  // below are accepted before or after the subcommand (`fsmctl events tail
+  // --json` and `fsmctl --json events tail`), and every help shows the codes.
+  app.fallthrough();
+  app.footer(kExitCodesHelp);
   std::string db_flag;
   app.add_option("--database-url", db_flag, "PostgreSQL URL (default: $DATABASE_URL)");
+  bool events_json = false;
+  app.add_flag("--json", events_json,
+               "events: one JSON object per line (the other commands always print JSON)");
 
   auto* migrate = app.add_subcommand("migrate", "apply pending database migrations");
 
@@ -75,7 +114,8 @@ int main(int argc, char** argv) {
   for (const auto& n : fsm::projections::projection_names()) names_help += " " + n;
   bool all_projections = false;
   for (auto* sub : {proj_verify, proj_rebuild}) {
-    auto* names = sub->add_option("NAME", proj_names, names_help);
+    auto* names = sub->add_option("NAME", proj_names, names_help)
+                      ->check(CLI::IsMember(fsm::projections::projection_names()));
     sub->add_flag("--all", all_projections, "every projection (the default)")->excludes(names);
   }
   std::string rebuild_until;
@@ -87,8 +127,6 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000000));
 
   auto* events_cmd = app.add_subcommand("events", "read the event log")->require_subcommand(1);
-  bool events_json = false;
-  events_cmd->add_flag("--json", events_json, "one JSON object per line");
   auto* events_show = events_cmd->add_subcommand("show", "one event, or one stream's events");
   long long show_position = 0;
   std::string show_stream;
@@ -103,7 +141,12 @@ int main(int argc, char** argv) {
   events_tail->add_option("--limit", tail_limit, "how many events")->check(CLI::Range(1, 100000));
   events_tail->add_flag("-f,--follow", tail_follow, "keep printing new events as they commit");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Prints the help (--help: exit 0) or the error and a hint.
+    return app.exit(e) == 0 ? kClean : kUsage;
+  }
 
   try {
     if (migrate->parsed()) {
@@ -122,13 +165,13 @@ int main(int argc, char** argv) {
         auto r = tx.exec_params("SELECT stream_id::text, stream_version FROM events"
                                 " WHERE global_position = $1",
                                 show_position);
-        if (r.empty()) throw std::runtime_error("no event at position " + std::to_string(show_position));
+        if (r.empty()) throw CheckFailed("no event at position " + std::to_string(show_position));
         for (const auto& e : fsm::events::PgEventStore::read_stream_in(tx, r[0][0].c_str(),
                                                                        r[0][1].as<int>())) {
           if (e.position == show_position) print_event(e, events_json);
         }
       } else {
-        if (!fsm::is_uuid(stream)) throw std::runtime_error("--stream must be a UUID");
+        if (!fsm::is_uuid(stream)) throw UsageError("--stream must be a UUID");
         for (const auto& e : fsm::events::PgEventStore::read_stream_in(tx, stream, std::nullopt)) {
           print_event(e, events_json);
         }
@@ -204,7 +247,7 @@ int main(int argc, char** argv) {
                                   {"truncated", report.truncated}}
                        .dump()
                 << std::endl;
-      return report.differences.empty() ? 0 : 1;
+      return report.differences.empty() ? kClean : kCheckFailed;
     }
     if (proj_rebuild->parsed()) {
       fsm::projections::RebuildOptions options;
@@ -216,7 +259,7 @@ int main(int argc, char** argv) {
         } else if (auto at = fsm::parse_rfc3339(rebuild_until)) {
           options.until.at = *at;
         } else {
-          throw std::invalid_argument("--until: expected a position or an RFC 3339 timestamp");
+          throw UsageError("--until: expected a position or an RFC 3339 timestamp");
         }
       }
       options.progress = [](long long done, long long total, double seconds) {
@@ -241,7 +284,7 @@ int main(int argc, char** argv) {
     if (account_create->parsed()) {
       // One line from stdin, so the password never appears in argv or history.
       if (!std::getline(std::cin, new_account.password)) {
-        throw std::runtime_error("expected the owner's password on stdin");
+        throw UsageError("expected the owner's password on stdin");
       }
       if (!new_account.password.empty() && new_account.password.back() == '\r') {
         new_account.password.pop_back();
@@ -257,18 +300,29 @@ int main(int argc, char** argv) {
         }
         std::cerr << nlohmann::json{{"error", created.error().message}, {"issues", issues}}.dump()
                   << std::endl;
-        return 1;
+        return kCheckFailed;
       }
       std::cout << nlohmann::json{{"account_id", created->account_id},
                                   {"owner_id", created->owner_id}}
                        .dump()
                 << std::endl;
     }
-    return 0;
-  } catch (const CLI::Error& e) {
-    return app.exit(e);
+    return kClean;
+  } catch (const UsageError& e) {
+    std::cerr << nlohmann::json{{"error", e.what()}}.dump() << std::endl;
+    return kUsage;
+  } catch (const CheckFailed& e) {
+    std::cerr << nlohmann::json{{"error", e.what()}}.dump() << std::endl;
+    return kCheckFailed;
+  } catch (const pqxx::broken_connection& e) {
+    std::cerr << nlohmann::json{{"error", std::string("database unreachable: ") + e.what()}}.dump()
+              << std::endl;
+    return kUnreachable;
+  } catch (const fsm::events::DbUnavailable& e) {
+    std::cerr << nlohmann::json{{"error", e.what()}}.dump() << std::endl;
+    return kUnreachable;
   } catch (const std::exception& e) {
     std::cerr << nlohmann::json{{"error", e.what()}}.dump() << std::endl;
-    return 1;
+    return kFailed;
   }
 }

@@ -24,6 +24,7 @@ enum class ErrorCode {
   kConflict,              // 409 CONFLICT
   kPayloadTooLarge,       // 413 PAYLOAD_TOO_LARGE
   kHeadersTooLarge,       // 431 HEADERS_TOO_LARGE
+  kUnsupportedMediaType,  // 415 UNSUPPORTED_MEDIA_TYPE
   kImmutableEntity,       // 422 IMMUTABLE_ENTITY
   kIdempotencyKeyReused,  // 422 IDEMPOTENCY_KEY_REUSED
   kRateLimited,           // 429 RATE_LIMITED

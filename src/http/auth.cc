@@ -7,6 +7,7 @@
 #include "common/uuid.h"
 #include "domain/validation.h"
 #include "events/pg_auth_store.h"
+#include "http/request_checks.h"
 
 namespace fsm::http {
 namespace {
@@ -85,6 +86,11 @@ AuthConfig AuthConfig::from_env() {
   c.max_per_ip = static_cast<int>(env::get_int("FSM_LOGIN_MAX_PER_IP", 50, 1, 1000000));
   c.window = std::chrono::seconds(env::get_int("FSM_LOGIN_WINDOW_SECONDS", 900, 1, 86400));
   c.trust_proxy = env::get_bool("FSM_TRUST_PROXY", false);
+  try {
+    c.allowed_origins = parse_allowed_origins(env::get_string("FSM_ALLOWED_ORIGINS", ""));
+  } catch (const std::invalid_argument& e) {
+    throw env::ConfigError(std::string("FSM_ALLOWED_ORIGINS: ") + e.what());
+  }
   return c;
 }
 
@@ -123,9 +129,9 @@ Auth::Auth(events::PgPool& pool, commands::PasswordHasher& hasher, AuthConfig co
       limiter_(config_),
       cache_(config_.session_cache) {}
 
-std::optional<std::string> session_token(const Request& req) {
+std::optional<SessionToken> session_token(const Request& req) {
   if (auto h = req.header("authorization")) {
-    if (h->rfind("Bearer ", 0) == 0) return h->substr(7);
+    if (h->rfind("Bearer ", 0) == 0) return SessionToken{h->substr(7), false};
   }
   if (auto cookies = req.header("cookie")) {
     std::string_view all(*cookies);
@@ -135,7 +141,9 @@ std::optional<std::string> session_token(const Request& req) {
       if (end == std::string_view::npos) end = all.size();
       auto part = all.substr(pos, end - pos);
       while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-      if (part.rfind("fsm_session=", 0) == 0) return std::string(part.substr(12));
+      if (part.rfind("fsm_session=", 0) == 0) {
+        return SessionToken{std::string(part.substr(12)), true};
+      }
       pos = end + 1;
     }
   }
@@ -156,10 +164,21 @@ std::string Auth::client_ip(const Request& req) const {
 
 Result<Auth::Session> Auth::session(const Request& req) const {
   auto token = session_token(req);
-  if (!token || !plausible_token(*token)) {
+  if (!token || !plausible_token(token->value)) {
     return Error::of(ErrorCode::kUnauthorized, "authentication required");
   }
-  Session s{sha256_hex(*token), {}};
+  if (token->from_cookie) {
+    if (auto refused = check_cookie_origin(req, config_.allowed_origins)) {
+      log::warn("cross-site cookie request refused",
+                {{"method", method_name(req.method)},
+                 {"path", req.path},
+                 {"origin", req.header("origin").value_or("").substr(0, 200)},
+                 {"sec_fetch_site", req.header("sec-fetch-site").value_or("").substr(0, 40)}},
+                req.request_id);
+      return *refused;
+    }
+  }
+  Session s{sha256_hex(token->value), {}};
   if (auto cached = cache_.find(s.token_hash)) {
     s.user = std::move(*cached);
     return s;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "commands/command_runner.h"
 #include "commands/passwords.h"
@@ -28,6 +29,9 @@ struct AuthConfig {
   int max_per_ip = 50;
   std::chrono::seconds window{15 * 60};
   bool trust_proxy = false;  // read the client IP from X-Forwarded-For
+  // Origins whose pages may send cookie-authenticated POST/PATCH/PUT/DELETE
+  // (FSM_ALLOWED_ORIGINS); see check_cookie_origin in http/request_checks.h.
+  std::vector<std::string> allowed_origins;
 
   static AuthConfig from_env();
 };
@@ -108,7 +112,13 @@ class Auth {
   mutable SessionCache cache_;
 };
 
-// The session token the request carries (Bearer first, then the cookie).
-std::optional<std::string> session_token(const Request& req);
+// The session token the request carries (Bearer first, then the cookie), and
+// whether it came from the cookie (which a browser attaches by itself, so
+// unsafe methods also need an allowed Origin).
+struct SessionToken {
+  std::string value;
+  bool from_cookie = false;
+};
+std::optional<SessionToken> session_token(const Request& req);
 
 }  // namespace fsm::http

@@ -25,6 +25,7 @@
 #include "common/uuid.h"
 #include "events/pg_pool.h"
 #include "http/framing.h"
+#include "http/request_checks.h"
 
 namespace fsm::http {
 
@@ -786,6 +787,10 @@ class PistacheHandler : public P::Http::Handler {
       w.early = error_response(Error::of(ErrorCode::kMethodNotAllowed, "method not allowed"),
                                r.request_id);
       w.early->headers.emplace_back("Allow", allow);
+      return w;
+    }
+    if (auto refused = check_media_type(r)) {
+      w.early = error_response(*refused, r.request_id);
       return w;
     }
     r.params = std::move(match.params);

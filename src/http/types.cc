@@ -62,6 +62,8 @@ int http_status(ErrorCode code) {
       return 413;
     case ErrorCode::kHeadersTooLarge:
       return 431;
+    case ErrorCode::kUnsupportedMediaType:
+      return 415;
     case ErrorCode::kImmutableEntity:
     case ErrorCode::kIdempotencyKeyReused:
       return 422;
@@ -97,6 +99,8 @@ const char* error_code_name(ErrorCode code) {
       return "PAYLOAD_TOO_LARGE";
     case ErrorCode::kHeadersTooLarge:
       return "HEADERS_TOO_LARGE";
+    case ErrorCode::kUnsupportedMediaType:
+      return "UNSUPPORTED_MEDIA_TYPE";
     case ErrorCode::kImmutableEntity:
       return "IMMUTABLE_ENTITY";
     case ErrorCode::kIdempotencyKeyReused:

@@ -39,10 +39,13 @@ TEST(ErrorModel, EveryCodeMapsToTheContractsStatus) {
       {ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
       {ErrorCode::kConflict, 409, "CONFLICT"},
       {ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
+      {ErrorCode::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
+      {ErrorCode::kHeadersTooLarge, 431, "HEADERS_TOO_LARGE"},
       {ErrorCode::kImmutableEntity, 422, "IMMUTABLE_ENTITY"},
       {ErrorCode::kIdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"},
       {ErrorCode::kRateLimited, 429, "RATE_LIMITED"},
       {ErrorCode::kInternal, 500, "INTERNAL_ERROR"},
+      {ErrorCode::kUnavailable, 503, "SERVICE_UNAVAILABLE"},
   };
   for (const auto& [code, status, name] : table) {
     EXPECT_EQ(http_status(code), status) << name;

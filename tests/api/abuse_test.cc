@@ -2,9 +2,6 @@
 // without end, trickle their headers, sit idle, hang up with work queued, or
 // log in in bursts. None of them may stall health or other clients, and each
 // is disconnected by a deadline.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,18 +22,7 @@ using std::chrono::milliseconds;
 // quickly when it is not read.
 class RawConnection {
  public:
-  explicit RawConnection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      throw std::runtime_error("connect failed");
-    }
-  }
+  explicit RawConnection(int port) : fd_(connect_loopback(port, 4096)) {}
   ~RawConnection() {
     if (fd_ >= 0) ::close(fd_);
   }

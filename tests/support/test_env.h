@@ -88,6 +88,10 @@ struct HttpResponse {
   nlohmann::json json() const { return nlohmann::json::parse(body); }
 };
 
+// A TCP connection to 127.0.0.1:`port` (throws when refused); `receive_buffer`
+// bytes of SO_RCVBUF when not 0.
+int connect_loopback(int port, int receive_buffer = 0);
+
 // A blocking HTTP/1.1 client over one TCP connection: raw enough to send any
 // bytes, and able to tell whether the server closed the connection.
 class HttpClient {

@@ -129,6 +129,14 @@ int main() {
     raise_open_file_limit();
     fsm::events::PgPool pool(config.database_url, config.pool_size, config.pool_options);
     pool.add_preparer(fsm::commands::prepare);
+    // One connection now, on this thread: the first request does not pay for
+    // it, and libpqxx's lazily built statics (its encoding table) are made
+    // before the workers start (ThreadSanitizer cannot see their guard in the
+    // uninstrumented library). A database that is down is no reason to stop.
+    try {
+      pool.acquire();
+    } catch (const fsm::events::DbUnavailable&) {
+    }
     auto hasher = fsm::commands::PasswordHasher::from_env();
     fsm::http::Auth auth(pool, *hasher, fsm::http::AuthConfig::from_env());
 

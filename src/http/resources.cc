@@ -218,12 +218,14 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
       return error_response(Error::of(ErrorCode::kForbidden, "your role may not do this"),
                             req.request_id);
     }
-    const auto at = parse_rfc3339(as_of->second);
-    if (!at) {
-      return error_response(Error::validation({{{"as_of"}, "must be an RFC 3339 timestamp"}}),
-                            req.request_id);
-    }
-    auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, *at);
+    // Checked like a body field (one message for every timestamp), then read
+    // at full precision.
+    auto checked = domain::validate_body({{"as_of", as_of->second}},
+                                         {{"as_of", domain::FieldType::kTimestamp}},
+                                         domain::Mode::kPatch);
+    if (!checked) return error_response(checked.error(), req.request_id);
+    const auto at = parse_rfc3339(as_of->second).value();  // valid: checked above
+    auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, at);
     if (!then) return not_found(req);
     return Response::json(200, nlohmann::json::parse(*then));
   }

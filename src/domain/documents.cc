@@ -80,6 +80,14 @@ Result<Events> decide_invoice_transition(const EntityState& invoice, const std::
     return Error::of(ErrorCode::kInvalidTransition,
                      "an invoice is partial only while 0 < paid_cents < total_cents");
   }
+  // `sent` and `overdue` mean money is owed: an invoice whose paid_cents
+  // already covers total_cents (a zero total) would be an unpaid "paid" one.
+  if ((to == "sent" || to == "overdue") && paid >= total) {
+    return Error::of(ErrorCode::kInvalidTransition,
+                     "an invoice is " + to + " only while paid_cents < total_cents; this one (" +
+                         std::to_string(paid) + " of " + std::to_string(total) +
+                         " cents) has nothing to pay (void it instead)");
+  }
   json changes = json::object();
   if (to == "sent") changes["sent_at"] = now;
   if (to == "paid") changes["paid_at"] = now;

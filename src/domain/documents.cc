@@ -120,7 +120,7 @@ Result<Events> decide_payment(const EntityState& invoice, const json& payment,
   const std::string to = status_for(now_paid, total, status);
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to == "paid") changes["paid_at"] = now;
-  return Events{{"InvoicePaymentRecorded", {{"payment", payment}, {"changes", changes}}}};
+  return Events{{kInvoicePaymentRecorded, {{"payment", payment}, {"changes", changes}}}};
 }
 
 Result<Events> decide_payment_removal(const EntityState& invoice, const std::string& payment_id,
@@ -137,7 +137,7 @@ Result<Events> decide_payment_removal(const EntityState& invoice, const std::str
   const std::string to = status_for(now_paid, total, past_due ? "overdue" : "sent");
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to != "paid") changes["paid_at"] = nullptr;
-  return Events{{"InvoicePaymentRemoved",
+  return Events{{kInvoicePaymentRemoved,
                  {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
 }
 

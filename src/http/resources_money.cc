@@ -188,7 +188,7 @@ std::string assign_invoice_number(pqxx::work& tx, const commands::Actor& actor,
   const int assigned = cur.empty() ? 0 : cur[0][0].as<int>();
   const int number = assigned + 1;
   if (!commands::append_and_project(tx, actor, stream, "invoice_numbers", assigned,
-                                    {{"InvoiceNumberAssigned",
+                                    {{domain::kInvoiceNumberAssigned,
                                       {{"invoice_id", invoice_id}, {"number", number}}}})) {
     throw std::logic_error("the invoice numbering stream moved under its lock");
   }
@@ -340,7 +340,7 @@ Response Resources::convert_estimate(const Request& req) {
                                       {{"InvoiceCreated", inv}})) {
       throw std::logic_error("a fresh invoice id collided");
     }
-    return domain::Events{{"EstimateConverted",
+    return domain::Events{{domain::kEstimateConverted,
                            {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}};
   };
   auto outcome = commands::run(pool_, actor, cmd);

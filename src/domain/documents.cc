@@ -137,8 +137,9 @@ Result<Events> decide_payment_removal(const EntityState& invoice, const std::str
   const std::string to = status_for(now_paid, total, past_due ? "overdue" : "sent");
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to != "paid") changes["paid_at"] = nullptr;
-  return Events{{kInvoicePaymentRemoved,
-                 {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
+  return Events{
+      {kInvoicePaymentRemoved,
+       {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
 }
 
 }  // namespace fsm::domain

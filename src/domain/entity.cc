@@ -64,7 +64,8 @@ std::vector<std::string> catalog_stream_types() {
 
 std::vector<std::string> catalog_event_types() {
   std::vector<std::string> out;
-  for (const auto& s : event_catalog()) out.insert(out.end(), s.event_types.begin(), s.event_types.end());
+  for (const auto& s : event_catalog())
+    out.insert(out.end(), s.event_types.begin(), s.event_types.end());
   return out;
 }
 

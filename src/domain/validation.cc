@@ -228,14 +228,17 @@ class DecimalPreservingSax {
     std::vector<PathElement> p;
     for (const auto& f : frames_) {
       if (&f == &frames_.back()) break;  // the innermost object's key is the duplicate
-      if (f.object) p.emplace_back(f.key);
-      else p.emplace_back(f.index);
+      if (f.object)
+        p.emplace_back(f.key);
+      else
+        p.emplace_back(f.index);
     }
     return p;
   }
 
   std::vector<Frame> frames_;
   std::optional<std::vector<PathElement>> duplicate_;
+
  private:
   nlohmann::detail::json_sax_dom_parser<json> dom_;
 };

@@ -133,9 +133,8 @@ void Resources::add(Router& router, Method method, const std::string& pattern, H
     router.add(method, pattern, std::move(handler));
     return;
   }
-  router.add(method, pattern, [inner = std::move(handler)](const Request& req) {
-    return refuse_query(req, inner);
-  });
+  router.add(method, pattern,
+             [inner = std::move(handler)](const Request& req) { return refuse_query(req, inner); });
 }
 
 void Resources::add_post(Router& router, const std::string& pattern, Handler handler) {
@@ -240,9 +239,9 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
     }
     // Checked like a body field (one message for every timestamp), then read
     // at full precision.
-    auto checked = domain::validate_body({{"as_of", as_of->second}},
-                                         {{"as_of", domain::FieldType::kTimestamp}},
-                                         domain::Mode::kPatch);
+    auto checked =
+        domain::validate_body({{"as_of", as_of->second}},
+                              {{"as_of", domain::FieldType::kTimestamp}}, domain::Mode::kPatch);
     if (!checked) return error_response(checked.error(), req.request_id);
     const auto at = parse_rfc3339(as_of->second).value();  // valid: checked above
     auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, at);
@@ -378,10 +377,10 @@ Response Resources::create_property(const Request& req) {
 void Resources::register_client_routes(Router& router) {
   const ListOptions clients = {{"name", "created_at", "updated_at"}, {}};
   add(router, Method::kGet, "/api/v1/clients",
-             [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
+      [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
   add_post(router, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
   add(router, Method::kGet, "/api/v1/clients/:id",
-             [this](const Request& r) { return get(r, "client", kAll); });
+      [this](const Request& r) { return get(r, "client", kAll); });
   add(router, Method::kPatch, "/api/v1/clients/:id", [this](const Request& r) {
     return patch_entity(r, "client", "Client", domain::client_fields());
   });
@@ -402,14 +401,13 @@ void Resources::register_client_routes(Router& router) {
                          });
   });
 
-  add(router, Method::kGet, "/api/v1/clients/:clientId/properties",
-             [this](const Request& r) {
-               return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
-             });
+  add(router, Method::kGet, "/api/v1/clients/:clientId/properties", [this](const Request& r) {
+    return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
+  });
   add_post(router, "/api/v1/clients/:clientId/properties",
              [this](const Request& r) { return create_property(r); });
   add(router, Method::kGet, "/api/v1/properties/:id",
-             [this](const Request& r) { return get(r, "property", kAll); });
+      [this](const Request& r) { return get(r, "property", kAll); });
   add(router, Method::kPatch, "/api/v1/properties/:id", [this](const Request& r) {
     return patch_entity(r, "property", "Property", domain::property_fields());
   });

@@ -64,8 +64,8 @@ Response Resources::list_events(const Request& req) {
       if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
       else limit = *v;
     } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {
-      static const FieldSpec kType{"type", FieldType::kEnum, false, false, 0,
-                                   domain::catalog_event_types()};
+      static const FieldSpec kType{
+          "type", FieldType::kEnum, false, false, 0, domain::catalog_event_types()};
       const FieldSpec spec = key == "stream_id" ? FieldSpec{key, FieldType::kUuid}
                              : key == "type"    ? kType
                                                 : FieldSpec{key, FieldType::kTimestamp};
@@ -140,12 +140,16 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
   for (const auto& [key, value] : req.query) {
     if (key == "after") {
       auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
-      if (!v) issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
-      else after = *v;
+      if (!v)
+        issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
+      else
+        after = *v;
     } else if (key == "limit") {
       auto v = parse_integer(value, 1, 1000);
-      if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
-      else limit = *v;
+      if (!v)
+        issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
+      else
+        limit = *v;
     } else {
       issues.push_back({{key}, "unknown query parameter"});
     }
@@ -202,7 +206,7 @@ void Resources::register_audit_routes(Router& router) {
            {"invoices", "invoice"},
            {"users", "user"}}) {
     add(router, Method::kGet, "/api/v1/" + path + "/:id/history",
-               [this, type = type](const Request& r) { return history(r, type); });
+        [this, type = type](const Request& r) { return history(r, type); });
   }
 }
 

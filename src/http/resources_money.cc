@@ -187,9 +187,9 @@ std::string assign_invoice_number(pqxx::work& tx, const commands::Actor& actor,
   auto cur = tx.exec_params("SELECT version FROM streams WHERE stream_id = $1::uuid", stream);
   const int assigned = cur.empty() ? 0 : cur[0][0].as<int>();
   const int number = assigned + 1;
-  if (!commands::append_and_project(tx, actor, stream, "invoice_numbers", assigned,
-                                    {{domain::kInvoiceNumberAssigned,
-                                      {{"invoice_id", invoice_id}, {"number", number}}}})) {
+  if (!commands::append_and_project(
+          tx, actor, stream, "invoice_numbers", assigned,
+          {{domain::kInvoiceNumberAssigned, {{"invoice_id", invoice_id}, {"number", number}}}})) {
     throw std::logic_error("the invoice numbering stream moved under its lock");
   }
   char buf[32];
@@ -340,8 +340,9 @@ Response Resources::convert_estimate(const Request& req) {
                                       {{"InvoiceCreated", inv}})) {
       throw std::logic_error("a fresh invoice id collided");
     }
-    return domain::Events{{domain::kEstimateConverted,
-                           {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}};
+    return domain::Events{
+        {domain::kEstimateConverted,
+         {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}};
   };
   auto outcome = commands::run(pool_, actor, cmd);
   if (!outcome) return error_response(outcome.error(), req.request_id);
@@ -442,10 +443,13 @@ Response Resources::list_payments(const Request& req) {
     return projections::exec_cached(
         tx,
         "SELECT coalesce((SELECT json_agg(y.j::json ORDER BY y.n) FROM (SELECT x.j,"
-        " row_number() OVER (ORDER BY " + order + ") AS n FROM (" +
-            std::string(kPaymentSelect) + ", p.received_at, p.created_at, p.amount_cents, p.id" +
-            kPaymentFrom + " WHERE p.invoice_id = $1::uuid AND p.account_id = $2::uuid) x"
-            " ORDER BY " + order + " LIMIT $3::int OFFSET $4::int) y), '[]')::text,"
+        " row_number() OVER (ORDER BY " +
+            order + ") AS n FROM (" + std::string(kPaymentSelect) +
+            ", p.received_at, p.created_at, p.amount_cents, p.id" + kPaymentFrom +
+            " WHERE p.invoice_id = $1::uuid AND p.account_id = $2::uuid) x"
+            " ORDER BY " +
+            order +
+            " LIMIT $3::int OFFSET $4::int) y), '[]')::text,"
             " (SELECT count(*) FROM payments p WHERE p.invoice_id = $1::uuid"
             " AND p.account_id = $2::uuid)",
         {id, actor.account_id, std::to_string(q->limit), std::to_string(q->offset)});
@@ -485,32 +489,32 @@ Response Resources::delete_payment(const Request& req) {
 
 void Resources::register_money_routes(Router& router) {
   add(router, Method::kGet, "/api/v1/estimates",
-             [this](const Request& r) { return list(r, "estimate", kOffice, estimate_list()); });
+      [this](const Request& r) { return list(r, "estimate", kOffice, estimate_list()); });
   add_post(router, "/api/v1/estimates", [this](const Request& r) { return create_estimate(r); });
   add(router, Method::kGet, "/api/v1/estimates/:id",
-             [this](const Request& r) { return get(r, "estimate", kAll); });
+      [this](const Request& r) { return get(r, "estimate", kAll); });
   add(router, Method::kPatch, "/api/v1/estimates/:id",
-             [this](const Request& r) { return patch_document(r, "estimate"); });
+      [this](const Request& r) { return patch_document(r, "estimate"); });
   add_post(router, "/api/v1/estimates/:id/transition",
            [this](const Request& r) { return transition_document(r, "estimate"); });
   add_post(router, "/api/v1/estimates/:id/convert",
            [this](const Request& r) { return convert_estimate(r); });
 
   add(router, Method::kGet, "/api/v1/invoices",
-             [this](const Request& r) { return list(r, "invoice", kOffice, invoice_list()); });
+      [this](const Request& r) { return list(r, "invoice", kOffice, invoice_list()); });
   add_post(router, "/api/v1/invoices", [this](const Request& r) { return create_invoice(r); });
   add(router, Method::kGet, "/api/v1/invoices/:id",
-             [this](const Request& r) { return get(r, "invoice", kAll); });
+      [this](const Request& r) { return get(r, "invoice", kAll); });
   add(router, Method::kPatch, "/api/v1/invoices/:id",
-             [this](const Request& r) { return patch_document(r, "invoice"); });
+      [this](const Request& r) { return patch_document(r, "invoice"); });
   add_post(router, "/api/v1/invoices/:id/transition",
            [this](const Request& r) { return transition_document(r, "invoice"); });
   add(router, Method::kGet, "/api/v1/invoices/:id/payments",
-             [this](const Request& r) { return list_payments(r); });
+      [this](const Request& r) { return list_payments(r); });
   add_post(router, "/api/v1/invoices/:id/payments",
            [this](const Request& r) { return create_payment(r); });
   add(router, Method::kDelete, "/api/v1/payments/:id",
-             [this](const Request& r) { return delete_payment(r); });
+      [this](const Request& r) { return delete_payment(r); });
 }
 
 }  // namespace fsm::http

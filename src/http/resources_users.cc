@@ -104,13 +104,14 @@ Response Resources::delete_user(const Request& req) {
 
 void Resources::register_user_routes(Router& router) {
   add(router, Method::kGet, "/api/v1/users",
-             [this](const Request& r) { return list(r, "user", kOffice, kUserList); });
+      [this](const Request& r) { return list(r, "user", kOffice, kUserList); });
   add_post(router, "/api/v1/users", [this](const Request& r) { return create_user(r); });
   add(router, Method::kGet, "/api/v1/users/:id",
-             [this](const Request& r) { return get(r, "user", kOffice); });
-  add(router, Method::kPatch, "/api/v1/users/:id", [this](const Request& r) { return patch_user(r); });
+      [this](const Request& r) { return get(r, "user", kOffice); });
+  add(router, Method::kPatch, "/api/v1/users/:id",
+      [this](const Request& r) { return patch_user(r); });
   add(router, Method::kDelete, "/api/v1/users/:id",
-             [this](const Request& r) { return delete_user(r); });
+      [this](const Request& r) { return delete_user(r); });
 }
 
 }  // namespace fsm::http

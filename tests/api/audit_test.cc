@@ -5,9 +5,8 @@
 #include <set>
 #include <thread>
 
-#include "events/pg_event_store.h"
-
 #include "api/api_fixture.h"
+#include "events/pg_event_store.h"
 
 namespace fsm {
 namespace {
@@ -235,15 +234,17 @@ TEST_F(AsOfTest, AJobAsItWasBeforeAndAfterATransition) {
 TEST_F(EventsTest, EveryFilterPagesWithAndWithoutAfter) {
   const std::string client = post("/api/v1/clients", admin_, {{"name", "C"}})["id"];
   for (int i = 0; i < 2; ++i) post("/api/v1/clients", admin_, {{"name", "D" + std::to_string(i)}});
-  const std::string job = post("/api/v1/jobs", admin_, {{"client_id", client}, {"title", "J"}})["id"];
+  const std::string job =
+      post("/api/v1/jobs", admin_, {{"client_id", client}, {"title", "J"}})["id"];
   for (const char* to : {"scheduled", "in_progress", "completed"}) {
     post("/api/v1/jobs/" + job + "/transition", admin_, {{"status", to}}, 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   pqxx::connection c(db_.url());
   const long expected =
-      pqxx::work(c).exec_params1("SELECT count(*) FROM events WHERE account_id = $1::uuid",
-                                 a_.account_id)[0].as<long>();
+      pqxx::work(c)
+          .exec_params1("SELECT count(*) FROM events WHERE account_id = $1::uuid", a_.account_id)[0]
+          .as<long>();
   std::vector<json> all;
   for (int i = 0; i < 1200 && static_cast<long>(all.size()) < expected; ++i) {
     if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -315,23 +316,23 @@ TEST_F(AuditTest, UnknownFilterValuesAreRefusedByName) {
     }
   }
   post("/api/v1/clients", admin_, {{"name", "C"}});
-  for (const std::string ok : {"/api/v1/events?type=ClientCreated",
-                               "/api/v1/events?type=InvoicePaymentRecorded",
-                               "/api/v1/events?type=UserPasswordChanged",
-                               "/api/v1/audit-log?entity_type=client",
-                               "/api/v1/audit-log?entity_type=invoice",
-                               "/api/v1/audit-log?entity_type=client&action=insert"}) {
+  for (const std::string ok :
+       {"/api/v1/events?type=ClientCreated", "/api/v1/events?type=InvoicePaymentRecorded",
+        "/api/v1/events?type=UserPasswordChanged", "/api/v1/audit-log?entity_type=client",
+        "/api/v1/audit-log?entity_type=invoice",
+        "/api/v1/audit-log?entity_type=client&action=insert"}) {
     EXPECT_EQ(call("GET", ok, admin_).status, 200) << ok;
   }
-  EXPECT_EQ(call("GET", "/api/v1/audit-log?entity_type=client", admin_).json()["pagination"]["total"],
-            1);
+  EXPECT_EQ(
+      call("GET", "/api/v1/audit-log?entity_type=client", admin_).json()["pagination"]["total"], 1);
 }
 
 // History pages like /events (after, limit, next_after) and refuses anything else.
 TEST_F(AuditTest, HistoryHonoursAfterAndLimit) {
   const std::string client = post("/api/v1/clients", admin_, {{"name", "C0"}})["id"];
   for (int i = 1; i <= 4; ++i) {
-    call("PATCH", "/api/v1/clients/" + client, admin_, json{{"name", "C" + std::to_string(i)}}.dump());
+    call("PATCH", "/api/v1/clients/" + client, admin_,
+         json{{"name", "C" + std::to_string(i)}}.dump());
   }
   const std::string path = "/api/v1/clients/" + client + "/history";
   const json all = call("GET", path, admin_).json();
@@ -356,10 +357,14 @@ TEST_F(AuditTest, HistoryHonoursAfterAndLimit) {
   auto rest = call("GET", path + "?after=" + all["data"][2]["position"].dump(), admin_).json();
   ASSERT_EQ(rest["data"].size(), 2u);
   EXPECT_EQ(rest["data"][0]["version"], 4);
-  for (const auto& [q, name] : std::vector<std::pair<std::string, std::string>>{
-           {"?limit=0", "limit"}, {"?limit=1001", "limit"}, {"?after=-1", "after"},
-           {"?after=x", "after"}, {"?after=999999999", "after"}, {"?foo=1", "foo"},
-           {"?as_of=2026-01-01T00:00:00Z", "as_of"}}) {
+  for (const auto& [q, name] :
+       std::vector<std::pair<std::string, std::string>>{{"?limit=0", "limit"},
+                                                        {"?limit=1001", "limit"},
+                                                        {"?after=-1", "after"},
+                                                        {"?after=x", "after"},
+                                                        {"?after=999999999", "after"},
+                                                        {"?foo=1", "foo"},
+                                                        {"?as_of=2026-01-01T00:00:00Z", "as_of"}}) {
     auto res = call("GET", path + q, admin_);
     EXPECT_EQ(res.status, 400) << q << " -> " << res.body;
     if (res.status == 400) {

@@ -96,15 +96,20 @@ TEST_F(HostileInputTest, WriteRoutesAnswer4xxToAnyBody) {
 // nothing is written.
 TEST_F(HostileInputTest, TimestampsOutsideYears1To9999AreRefusedByName) {
   const std::string client = post("/api/v1/clients", owner_, {{"name", "C"}})["id"];
-  const std::string job = post("/api/v1/jobs", owner_, {{"client_id", client}, {"title", "J"}})["id"];
-  const json line = json::array({{{"description", "d"}, {"quantity", 1}, {"unit_price_cents", 100}}});
+  const std::string job =
+      post("/api/v1/jobs", owner_, {{"client_id", client}, {"title", "J"}})["id"];
+  const json line =
+      json::array({{{"description", "d"}, {"quantity", 1}, {"unit_price_cents", 100}}});
   const std::string invoice =
       post("/api/v1/invoices", owner_, {{"client_id", client}, {"line_items", line}})["id"];
   ASSERT_EQ(call("POST", "/api/v1/invoices/" + invoice + "/transition", owner_,
-                 json{{"status", "sent"}}.dump()).status, 200);
+                 json{{"status", "sent"}}.dump())
+                .status,
+            200);
   const std::vector<std::string> bad = {"0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
                                         "9999-12-31T23:59:59-14:00"};
-  auto expect_named = [](const testing::HttpResponse& res, const std::string& field, const std::string& what) {
+  auto expect_named = [](const testing::HttpResponse& res, const std::string& field,
+                         const std::string& what) {
     EXPECT_EQ(res.status, 400) << what << " -> " << res.body;
     EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << what;
     auto j = json::parse(res.body, nullptr, false);
@@ -113,17 +118,27 @@ TEST_F(HostileInputTest, TimestampsOutsideYears1To9999AreRefusedByName) {
   };
   for (const auto& t : bad) {
     const std::vector<std::tuple<std::string, std::string, json, std::string>> bodies = {
-        {"POST", "/api/v1/jobs", {{"client_id", client}, {"title", "J"}, {"scheduled_start", t}},
+        {"POST",
+         "/api/v1/jobs",
+         {{"client_id", client}, {"title", "J"}, {"scheduled_start", t}},
          "scheduled_start"},
         {"PATCH", "/api/v1/jobs/" + job, {{"scheduled_end", t}}, "scheduled_end"},
-        {"POST", "/api/v1/jobs/" + job + "/visits",
-         {{"scheduled_start", t}, {"scheduled_end", "2026-12-01T10:00:00Z"}}, "scheduled_start"},
-        {"POST", "/api/v1/estimates", {{"client_id", client}, {"line_items", line}, {"expires_at", t}},
+        {"POST",
+         "/api/v1/jobs/" + job + "/visits",
+         {{"scheduled_start", t}, {"scheduled_end", "2026-12-01T10:00:00Z"}},
+         "scheduled_start"},
+        {"POST",
+         "/api/v1/estimates",
+         {{"client_id", client}, {"line_items", line}, {"expires_at", t}},
          "expires_at"},
-        {"POST", "/api/v1/invoices", {{"client_id", client}, {"line_items", line}, {"due_date", t}},
+        {"POST",
+         "/api/v1/invoices",
+         {{"client_id", client}, {"line_items", line}, {"due_date", t}},
          "due_date"},
-        {"POST", "/api/v1/invoices/" + invoice + "/payments",
-         {{"amount_cents", 10}, {"method", "cash"}, {"received_at", t}}, "received_at"},
+        {"POST",
+         "/api/v1/invoices/" + invoice + "/payments",
+         {{"amount_cents", 10}, {"method", "cash"}, {"received_at", t}},
+         "received_at"},
     };
     for (const auto& [method, path, body, field] : bodies) {
       expect_named(call(method, path, owner_, body.dump()), field, method + " " + path + " " + t);
@@ -149,9 +164,11 @@ TEST_F(HostileInputTest, TimestampsOutsideYears1To9999AreRefusedByName) {
   EXPECT_EQ(call("GET", "/api/v1/invoices/" + invoice, owner_).json()["paid_cents"], 0);
   // The edges themselves are fine, and answered with four-digit years.
   auto edge = call("POST", "/api/v1/jobs", owner_,
-                   json{{"client_id", client}, {"title", "E"},
+                   json{{"client_id", client},
+                        {"title", "E"},
                         {"scheduled_start", "0001-01-01T00:00:00Z"},
-                        {"scheduled_end", "9999-12-31T23:59:59+14:00"}}.dump());
+                        {"scheduled_end", "9999-12-31T23:59:59+14:00"}}
+                       .dump());
   ASSERT_EQ(edge.status, 201) << edge.body;
   EXPECT_EQ(edge.json()["scheduled_start"], "0001-01-01T00:00:00.000Z");
   EXPECT_EQ(edge.json()["scheduled_end"], "9999-12-31T09:59:59.000Z");

@@ -162,7 +162,9 @@ class IdempotencyFailureTest : public IdempotencyTest,
 TEST_P(IdempotencyFailureTest, AFailedCommandReleasesItsKeyAndTheRetryRuns) {
   const auto [failure, status] = GetParam();
   exec(std::string("CREATE FUNCTION test_fail_append() RETURNS trigger LANGUAGE plpgsql AS $$"
-                   " BEGIN ") + failure + "; RETURN NEW; END $$;"
+                   " BEGIN ") +
+       failure +
+       "; RETURN NEW; END $$;"
        " CREATE TRIGGER test_fail_append BEFORE INSERT ON events"
        " FOR EACH ROW EXECUTE FUNCTION test_fail_append()");
   const json body = {{"name", "Retried"}};

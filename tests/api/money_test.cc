@@ -237,7 +237,8 @@ TEST_F(MoneyTest, PaymentsAreAPagedListThatRefusesOtherParameters) {
   ASSERT_EQ(move("invoices", id, "sent").status, 200);
   for (int i = 1; i <= 3; ++i) {
     ASSERT_EQ(call("POST", pay, admin_,
-                   json{{"amount_cents", 100 * i}, {"method", "cash"},
+                   json{{"amount_cents", 100 * i},
+                        {"method", "cash"},
                         {"received_at", "2026-11-0" + std::to_string(i) + "T09:00:00Z"}}
                        .dump())
                   .status,
@@ -255,9 +256,11 @@ TEST_F(MoneyTest, PaymentsAreAPagedListThatRefusesOtherParameters) {
   auto biggest = call("GET", pay + "?sort=amount_cents&order=desc&limit=1", admin_).json();
   ASSERT_EQ(biggest["data"].size(), 1u);
   EXPECT_EQ(biggest["data"][0]["amount_cents"], 300);
-  for (const auto& [q, name] : std::vector<std::pair<std::string, std::string>>{
-           {"?as_of=2026-11-02T00:00:00Z", "as_of"}, {"?foo=1", "foo"}, {"?limit=0", "limit"},
-           {"?sort=method", "sort"}}) {
+  for (const auto& [q, name] :
+       std::vector<std::pair<std::string, std::string>>{{"?as_of=2026-11-02T00:00:00Z", "as_of"},
+                                                        {"?foo=1", "foo"},
+                                                        {"?limit=0", "limit"},
+                                                        {"?sort=method", "sort"}}) {
     auto res = call("GET", pay + q, admin_);
     EXPECT_EQ(res.status, 400) << q << " -> " << res.body;
     EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << q;
@@ -270,9 +273,9 @@ TEST_F(MoneyTest, PaymentsAreAPagedListThatRefusesOtherParameters) {
 // Status agrees with money: with a zero total nothing is owed, so the invoice
 // is not sent as unpaid (it can be voided). Nothing changes.
 TEST_F(MoneyTest, AZeroTotalInvoiceCannotBeSent) {
-  const std::string id =
-      invoice({{"line_items", json::array({{{"description", "Free check-up"}, {"quantity", 1},
-                                            {"unit_price_cents", 0}}})}})["id"];
+  const std::string id = invoice({{"line_items", json::array({{{"description", "Free check-up"},
+                                                               {"quantity", 1},
+                                                               {"unit_price_cents", 0}}})}})["id"];
   auto sent = move("invoices", id, "sent");
   EXPECT_EQ(sent.status, 400) << sent.body;
   EXPECT_EQ(code_of(sent), "INVALID_TRANSITION");

@@ -65,9 +65,9 @@ TEST(Time, RefusesInstantsOutsideYears1To9999InUtc) {
     EXPECT_FALSE(parse_rfc3339(bad, &out_of_range)) << bad;
     EXPECT_TRUE(out_of_range) << bad;
   }
-  for (const char* edge : {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00",
-                           "0001-01-01T01:00:00+01:00", "9999-12-31T23:59:59.999Z",
-                           "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59+14:00"}) {
+  for (const char* edge :
+       {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00", "0001-01-01T01:00:00+01:00",
+        "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59+14:00"}) {
     bool out_of_range = true;
     auto t = parse_rfc3339(edge, &out_of_range);
     ASSERT_TRUE(t) << edge;

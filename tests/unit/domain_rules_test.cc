@@ -227,7 +227,7 @@ TEST(Validation, BodiesThatAreNotJsonObjectsAreRefused) {
 TEST(Validation, BytesAfterTheValueAreRefused) {
   using namespace std::string_literals;
   for (const std::string& bad : {"{\"a\":1}\0"s, "{\"a\":1}\0junk"s, "{\"a\":1} \0 "s,
-                                "{\"a\":\"x\0y\"}"s, "{\"a\":1}x"s, "{\"a\":1}{}"s}) {
+                                 "{\"a\":\"x\0y\"}"s, "{\"a\":1}x"s, "{\"a\":1}{}"s}) {
     auto r = parse_json_object(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kValidation);

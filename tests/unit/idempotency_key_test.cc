@@ -41,7 +41,8 @@ TEST(IdempotencyKey, TwoHeadersAreAValidationErrorNamingTheHeader) {
     ASSERT_FALSE(key.ok()) << second;
     EXPECT_EQ(key.error().code, ErrorCode::kValidation);
     ASSERT_EQ(key.error().issues.size(), 1u);
-    EXPECT_EQ(key.error().issues[0].path, (std::vector<PathElement>{std::string("Idempotency-Key")}));
+    EXPECT_EQ(key.error().issues[0].path,
+              (std::vector<PathElement>{std::string("Idempotency-Key")}));
     const auto res = error_response(key.error(), "t");
     EXPECT_EQ(res.status, 400);
     EXPECT_EQ(res.body["error"]["code"], "VALIDATION_ERROR");

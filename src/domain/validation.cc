@@ -238,8 +238,6 @@ class DecimalPreservingSax {
 
   std::vector<Frame> frames_;
   std::optional<std::vector<PathElement>> duplicate_;
-
- private:
   nlohmann::detail::json_sax_dom_parser<json> dom_;
 };
 

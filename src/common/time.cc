@@ -66,7 +66,8 @@ bool rfc3339_shape(std::string_view s) {
 
 }  // namespace
 
-std::optional<Timestamp> parse_rfc3339(std::string_view text) {
+std::optional<Timestamp> parse_rfc3339(std::string_view text, bool* out_of_range) {
+  if (out_of_range) *out_of_range = false;
   // RFC 3339 requires a date, 'T' (or 't'/' '), a time and an offset.
   if (text.size() < 20 || text.size() > 40 || !rfc3339_shape(text)) return std::nullopt;
   std::string s(text);
@@ -88,6 +89,14 @@ std::optional<Timestamp> parse_rfc3339(std::string_view text) {
   if (in.fail()) return std::nullopt;
   in.peek();
   if (!in.eof()) return std::nullopt;  // trailing garbage
+  // The range is checked after the offset is applied: 0001-01-01T00:00:00+01:00
+  // is in year 0, 9999-12-31T23:59:59-14:00 in year 10000.
+  static const Timestamp earliest = date::sys_days(date::year(1) / 1 / 1);
+  static const Timestamp after_latest = date::sys_days(date::year(10000) / 1 / 1);
+  if (tp < earliest || tp >= after_latest) {
+    if (out_of_range) *out_of_range = true;
+    return std::nullopt;
+  }
   return Timestamp(tp);
 }
 

@@ -80,6 +80,14 @@ Result<Events> decide_invoice_transition(const EntityState& invoice, const std::
     return Error::of(ErrorCode::kInvalidTransition,
                      "an invoice is partial only while 0 < paid_cents < total_cents");
   }
+  // `sent` and `overdue` mean money is owed: an invoice whose paid_cents
+  // already covers total_cents (a zero total) would be an unpaid "paid" one.
+  if ((to == "sent" || to == "overdue") && paid >= total) {
+    return Error::of(ErrorCode::kInvalidTransition,
+                     "an invoice is " + to + " only while paid_cents < total_cents; this one (" +
+                         std::to_string(paid) + " of " + std::to_string(total) +
+                         " cents) has nothing to pay (void it instead)");
+  }
   json changes = json::object();
   if (to == "sent") changes["sent_at"] = now;
   if (to == "paid") changes["paid_at"] = now;
@@ -112,7 +120,7 @@ Result<Events> decide_payment(const EntityState& invoice, const json& payment,
   const std::string to = status_for(now_paid, total, status);
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to == "paid") changes["paid_at"] = now;
-  return Events{{"InvoicePaymentRecorded", {{"payment", payment}, {"changes", changes}}}};
+  return Events{{kInvoicePaymentRecorded, {{"payment", payment}, {"changes", changes}}}};
 }
 
 Result<Events> decide_payment_removal(const EntityState& invoice, const std::string& payment_id,
@@ -129,8 +137,9 @@ Result<Events> decide_payment_removal(const EntityState& invoice, const std::str
   const std::string to = status_for(now_paid, total, past_due ? "overdue" : "sent");
   json changes = {{"paid_cents", now_paid}, {"status", to}};
   if (to != "paid") changes["paid_at"] = nullptr;
-  return Events{{"InvoicePaymentRemoved",
-                 {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
+  return Events{
+      {kInvoicePaymentRemoved,
+       {{"payment_id", payment_id}, {"amount_cents", amount_cents}, {"changes", changes}}}};
 }
 
 }  // namespace fsm::domain

@@ -30,8 +30,9 @@ Result<Events> decide_estimate_patch(const EntityState& estimate, const nlohmann
 // partial → paid | overdue | void; overdue → partial | paid | void.
 bool invoice_transition_allowed(const std::string& from, const std::string& to);
 // Status must agree with money: `paid` needs paid_cents >= total_cents,
-// `partial` needs 0 < paid_cents < total_cents. sent sets sent_at, paid sets
-// paid_at.
+// `partial` needs 0 < paid_cents < total_cents, `sent` and `overdue` need
+// paid_cents < total_cents (so a zero-total invoice is never sent; it can be
+// voided). sent sets sent_at, paid sets paid_at.
 Result<Events> decide_invoice_transition(const EntityState& invoice, const std::string& to,
                                          const std::string& now);
 // Only a draft invoice is editable.

@@ -31,6 +31,44 @@ void evolve(EntityState& state, const std::string& type, const json& data, int v
   }
 }
 
+const std::vector<StreamEvents>& event_catalog() {
+  static const std::vector<StreamEvents> catalog = [] {
+    auto of = [](const std::string& aggregate, std::initializer_list<const char*> what,
+                 std::initializer_list<const char*> more = {}) {
+      std::vector<std::string> types;
+      for (const char* w : what) types.push_back(event_type(aggregate, w));
+      for (const char* m : more) types.emplace_back(m);
+      return types;
+    };
+    return std::vector<StreamEvents>{
+        {"account", of("Account", {"Created"})},
+        {"user", of("User", {"Created", "Updated", "Deleted"}, {kUserPasswordChanged})},
+        {"client", of("Client", {"Created", "Updated", "Deleted"})},
+        {"property", of("Property", {"Created", "Updated", "Deleted"})},
+        {"job", of("Job", {"Created", "Updated", "StatusChanged", "Deleted"})},
+        {"visit", of("Visit", {"Created", "Updated", "StatusChanged"})},
+        {"estimate", of("Estimate", {"Created", "Updated", "StatusChanged"}, {kEstimateConverted})},
+        {"invoice", of("Invoice", {"Created", "Updated", "StatusChanged"},
+                       {kInvoicePaymentRecorded, kInvoicePaymentRemoved})},
+        {"invoice_numbers", {kInvoiceNumberAssigned}},
+    };
+  }();
+  return catalog;
+}
+
+std::vector<std::string> catalog_stream_types() {
+  std::vector<std::string> out;
+  for (const auto& s : event_catalog()) out.push_back(s.stream_type);
+  return out;
+}
+
+std::vector<std::string> catalog_event_types() {
+  std::vector<std::string> out;
+  for (const auto& s : event_catalog())
+    out.insert(out.end(), s.event_types.begin(), s.event_types.end());
+  return out;
+}
+
 DomainEvent updated_event(const std::string& aggregate, const EntityState& state,
                           const json& patch) {
   json changes = json::object(), previous = json::object();

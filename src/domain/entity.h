@@ -44,6 +44,25 @@ inline std::string event_type(const std::string& aggregate, const char* what) {
   return aggregate + what;
 }
 
+// The event types beyond the four shapes above.
+inline constexpr const char* kUserPasswordChanged = "UserPasswordChanged";
+inline constexpr const char* kEstimateConverted = "EstimateConverted";
+inline constexpr const char* kInvoicePaymentRecorded = "InvoicePaymentRecorded";
+inline constexpr const char* kInvoicePaymentRemoved = "InvoicePaymentRemoved";
+inline constexpr const char* kInvoiceNumberAssigned = "InvoiceNumberAssigned";
+
+// Every stream type of the domain and the event types its streams hold: the
+// one list that /events?type= and /audit-log?entity_type= are checked
+// against (an unknown value is a 400, not an empty page). A new event type
+// or stream type is added here.
+struct StreamEvents {
+  std::string stream_type;               // "job", also an audit row's entity_type
+  std::vector<std::string> event_types;  // "JobCreated", ...
+};
+const std::vector<StreamEvents>& event_catalog();
+std::vector<std::string> catalog_stream_types();
+std::vector<std::string> catalog_event_types();
+
 // Field changes `patch` makes to `state`: empty when nothing differs, so a
 // no-op PATCH appends nothing.
 DomainEvent updated_event(const std::string& aggregate, const EntityState& state,

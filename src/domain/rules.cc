@@ -256,7 +256,7 @@ Result<Events> decide_user_patch(const EntityState& user, const json& patch,
   fields.erase("password");  // secrets are not events; the caller stores the hash
   Events out = update_events("User", user, fields);
   // The change itself is recorded (who, when), never the password or its hash.
-  if (patch.contains("password")) out.push_back({"UserPasswordChanged", json::object()});
+  if (patch.contains("password")) out.push_back({kUserPasswordChanged, json::object()});
   return out;
 }
 

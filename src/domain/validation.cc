@@ -1,6 +1,7 @@
 #include "domain/validation.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/time.h"
 #include "common/uuid.h"
@@ -70,7 +71,12 @@ std::variant<json, std::string> check(const FieldSpec& spec, const json& v) {
     }
     case FieldType::kTimestamp: {
       if (!v.is_string()) return std::string("must be an RFC 3339 timestamp");
-      auto t = parse_rfc3339(v.get<std::string>());
+      bool out_of_range = false;
+      auto t = parse_rfc3339(v.get<std::string>(), &out_of_range);
+      if (out_of_range) {
+        return std::string("must be from ") + kEarliestTimestamp + " through " + kLatestTimestamp +
+               " (in UTC)";
+      }
       if (!t) return std::string("must be an RFC 3339 timestamp");
       return json(format_rfc3339(*t));
     }
@@ -154,30 +160,84 @@ namespace {
 
 // Builds the DOM like nlohmann's own parser, except that a number with a
 // fraction or exponent is kept as its text ({"$decimal": "1.50"}): money
-// paths never see a double.
+// paths never see a double. A key that comes twice in one object stops the
+// parse (nlohmann would keep the last; another reader might keep the first).
 class DecimalPreservingSax {
  public:
   explicit DecimalPreservingSax(json& root) : dom_(root, /*allow_exceptions=*/false) {}
-  bool null() { return dom_.null(); }
-  bool boolean(bool v) { return dom_.boolean(v); }
-  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
-  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool null() { return value() && dom_.null(); }
+  bool boolean(bool v) { return value() && dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return value() && dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return value() && dom_.number_unsigned(v); }
   bool number_float(json::number_float_t, const std::string& text) {
-    std::string key = kDecimalKey, value = text;
-    return dom_.start_object(1) && dom_.key(key) && dom_.string(value) && dom_.end_object();
+    std::string key = kDecimalKey, value_text = text;
+    return value() && dom_.start_object(1) && dom_.key(key) && dom_.string(value_text) &&
+           dom_.end_object();
   }
-  bool string(std::string& v) { return dom_.string(v); }
-  bool binary(json::binary_t& v) { return dom_.binary(v); }
-  bool start_object(std::size_t n) { return dom_.start_object(n); }
-  bool key(std::string& k) { return dom_.key(k); }
-  bool end_object() { return dom_.end_object(); }
-  bool start_array(std::size_t n) { return dom_.start_array(n); }
-  bool end_array() { return dom_.end_array(); }
+  bool string(std::string& v) { return value() && dom_.string(v); }
+  bool binary(json::binary_t& v) { return value() && dom_.binary(v); }
+  bool start_object(std::size_t n) {
+    if (!value()) return false;
+    frames_.push_back({true, {}, {}, -1});
+    return dom_.start_object(n);
+  }
+  bool key(std::string& k) {
+    auto& f = frames_.back();
+    if (!f.keys.insert(k).second) {
+      duplicate_ = path();
+      duplicate_->push_back(k);
+      return false;
+    }
+    f.key = k;
+    return dom_.key(k);
+  }
+  bool end_object() {
+    frames_.pop_back();
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) {
+    if (!value()) return false;
+    frames_.push_back({false, {}, {}, -1});
+    return dom_.start_array(n);
+  }
+  bool end_array() {
+    frames_.pop_back();
+    return dom_.end_array();
+  }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
     return false;
   }
 
+  // The path of a key that came twice, when that stopped the parse.
+  const std::optional<std::vector<PathElement>>& duplicate() const { return duplicate_; }
+
  private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;  // seen so far (objects)
+    std::string key;             // the current member (objects)
+    std::int64_t index;          // the current element (arrays)
+  };
+
+  // Every value (scalar or container) starts here: an array counts it.
+  bool value() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    return true;
+  }
+  std::vector<PathElement> path() const {
+    std::vector<PathElement> p;
+    for (const auto& f : frames_) {
+      if (&f == &frames_.back()) break;  // the innermost object's key is the duplicate
+      if (f.object)
+        p.emplace_back(f.key);
+      else
+        p.emplace_back(f.index);
+    }
+    return p;
+  }
+
+  std::vector<Frame> frames_;
+  std::optional<std::vector<PathElement>> duplicate_;
   nlohmann::detail::json_sax_dom_parser<json> dom_;
 };
 
@@ -192,9 +252,20 @@ std::optional<std::string> decimal_text(const json& v) {
 }
 
 Result<json> parse_json_object(const std::string& text) {
+  // nlohmann's lexer reads a NUL byte as the end of the input, so "{}\0junk"
+  // would pass as "{}". JSON has no raw NUL anywhere (inside a string it
+  // must be escaped), so a body holding one is malformed.
+  if (text.find('\0') != std::string::npos) {
+    return Error::validation({{{}, "body is not valid JSON (it contains a NUL byte)"}},
+                             "malformed JSON");
+  }
   json body;
   DecimalPreservingSax sax(body);
-  if (!json::sax_parse(text, &sax)) {
+  // Strict: nothing but whitespace may follow the value.
+  if (!json::sax_parse(text, &sax, json::input_format_t::json, /*strict=*/true)) {
+    if (const auto& dup = sax.duplicate()) {
+      return Error::validation({{*dup, "duplicate key"}}, "malformed JSON");
+    }
     return Error::validation({{{}, "body is not valid JSON"}}, "malformed JSON");
   }
   if (!body.is_object()) return Error::validation({{{}, "body must be a JSON object"}});

@@ -48,14 +48,24 @@ Handler Idempotency::wrap(Handler inner) {
   return [this, inner = std::move(inner)](const Request& req) { return handle(req, inner); };
 }
 
-Response Idempotency::handle(const Request& req, const Handler& inner) {
-  const auto key = req.header("idempotency-key");
-  if (!key) return inner(req);
-  if (!valid_key(*key)) {
-    return error_response(
-        Error::validation({{{"Idempotency-Key"}, "must be 1 to 255 visible ASCII characters"}}),
-        req.request_id);
+Result<std::optional<std::string>> idempotency_key_of(const Request& req) {
+  std::optional<std::string> key;
+  for (const auto& [name, value] : req.headers) {
+    if (name != "idempotency-key") continue;
+    if (key) return Error::validation({{{"Idempotency-Key"}, "must be sent only once"}});
+    key = value;
   }
+  if (key && !valid_key(*key)) {
+    return Error::validation({{{"Idempotency-Key"}, "must be 1 to 255 visible ASCII characters"}});
+  }
+  return key;
+}
+
+Response Idempotency::handle(const Request& req, const Handler& inner) {
+  const auto given = idempotency_key_of(req);
+  if (!given) return error_response(given.error(), req.request_id);
+  const auto& key = *given;
+  if (!key) return inner(req);
   auto actor = auth_.authenticate(req);
   if (!actor) return inner(req);  // answers 401; keys belong to users
 
@@ -115,17 +125,39 @@ Response Idempotency::handle(const Request& req, const Handler& inner) {
   Request held = req;
   held.idempotency_key = *key;
   held.idempotency_claim = claim;
-  Response res = inner(held);
-  try {
+  // Gives the key back, so that a retry runs: after a 5xx answer, or an
+  // exception that the server turns into one (503 for DbUnavailable, else 500).
+  // Only an `in_flight` claim is released: had the command committed, its
+  // `committed` mark committed with it, and the key stays (a retry gets 409).
+  auto release = [&] {
     pool_.run([&](pqxx::connection& conn) {
       pqxx::work tx(conn);
-      if (res.status >= 500) {
-        Store::release(tx, user, *key, claim);  // nothing committed: a retry may run
-      } else {
-        Store::finish(tx, user, *key, claim, res.status, res.body.dump());
-      }
+      Store::release(tx, user, *key, claim);
       tx.commit();
     });
+  };
+  Response res;
+  try {
+    res = inner(held);
+  } catch (...) {
+    try {
+      release();
+    } catch (const std::exception& e) {
+      // The database is likely gone too: the key is freed when its lease ends.
+      log::warn("Idempotency-Key not released", {{"error", e.what()}}, req.request_id);
+    }
+    throw;
+  }
+  try {
+    if (res.status >= 500) {
+      release();  // nothing committed: a retry may run
+    } else {
+      pool_.run([&](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        Store::finish(tx, user, *key, claim, res.status, res.body.dump());
+        tx.commit();
+      });
+    }
   } catch (const std::exception& e) {
     // The command's outcome stands; the key stays unfinished and a retry gets
     // a 409 rather than a second execution.

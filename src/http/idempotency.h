@@ -34,6 +34,11 @@ class Idempotency {
   std::atomic<unsigned> claims_{0};
 };
 
+// The request's Idempotency-Key: nullopt when it sent none; a
+// VALIDATION_ERROR when it is not 1 to 255 visible ASCII characters or when
+// the header comes more than once (which one would count is anybody's guess).
+Result<std::optional<std::string>> idempotency_key_of(const Request& req);
+
 // The request's fingerprint under a key: method, path and body.
 std::string request_fingerprint(const Request& req);
 

@@ -118,8 +118,27 @@ Resources::Resources(events::PgPool& pool, const Auth& auth, commands::PasswordH
                      IdempotencyConfig idempotency)
     : pool_(pool), auth_(auth), hasher_(hasher), idempotency_(pool, auth, idempotency) {}
 
+// A write route's request is its path and body: a query parameter would be
+// silently ignored (and is not part of an Idempotency-Key's fingerprint).
+static Response refuse_query(const Request& req, const Handler& inner) {
+  if (req.query.empty()) return inner(req);
+  std::vector<Issue> issues;
+  for (const auto& [key, value] : req.query) issues.push_back({{key}, "unknown query parameter"});
+  return error_response(Error::validation(std::move(issues), "invalid query parameters"),
+                        req.request_id);
+}
+
+void Resources::add(Router& router, Method method, const std::string& pattern, Handler handler) {
+  if (method == Method::kGet) {
+    router.add(method, pattern, std::move(handler));
+    return;
+  }
+  router.add(method, pattern,
+             [inner = std::move(handler)](const Request& req) { return refuse_query(req, inner); });
+}
+
 void Resources::add_post(Router& router, const std::string& pattern, Handler handler) {
-  router.add(Method::kPost, pattern, idempotency_.wrap(std::move(handler)));
+  add(router, Method::kPost, pattern, idempotency_.wrap(std::move(handler)));
 }
 
 std::variant<commands::Actor, Response> Resources::caller(const Request& req,
@@ -218,12 +237,14 @@ Response Resources::get(const Request& req, const std::string& stream_type, cons
       return error_response(Error::of(ErrorCode::kForbidden, "your role may not do this"),
                             req.request_id);
     }
-    const auto at = parse_rfc3339(as_of->second);
-    if (!at) {
-      return error_response(Error::validation({{{"as_of"}, "must be an RFC 3339 timestamp"}}),
-                            req.request_id);
-    }
-    auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, *at);
+    // Checked like a body field (one message for every timestamp), then read
+    // at full precision.
+    auto checked =
+        domain::validate_body({{"as_of", as_of->second}},
+                              {{"as_of", domain::FieldType::kTimestamp}}, domain::Mode::kPatch);
+    if (!checked) return error_response(checked.error(), req.request_id);
+    const auto at = parse_rfc3339(as_of->second).value();  // valid: checked above
+    auto then = projections::entity_as_of(pool_.conninfo(), stream_type, actor.account_id, id, at);
     if (!then) return not_found(req);
     return Response::json(200, nlohmann::json::parse(*then));
   }
@@ -355,15 +376,15 @@ Response Resources::create_property(const Request& req) {
 
 void Resources::register_client_routes(Router& router) {
   const ListOptions clients = {{"name", "created_at", "updated_at"}, {}};
-  router.add(Method::kGet, "/api/v1/clients",
-             [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
+  add(router, Method::kGet, "/api/v1/clients",
+      [this, clients](const Request& r) { return list(r, "client", kAll, clients); });
   add_post(router, "/api/v1/clients", [this](const Request& r) { return create_client(r); });
-  router.add(Method::kGet, "/api/v1/clients/:id",
-             [this](const Request& r) { return get(r, "client", kAll); });
-  router.add(Method::kPatch, "/api/v1/clients/:id", [this](const Request& r) {
+  add(router, Method::kGet, "/api/v1/clients/:id",
+      [this](const Request& r) { return get(r, "client", kAll); });
+  add(router, Method::kPatch, "/api/v1/clients/:id", [this](const Request& r) {
     return patch_entity(r, "client", "Client", domain::client_fields());
   });
-  router.add(Method::kDelete, "/api/v1/clients/:id", [this](const Request& r) {
+  add(router, Method::kDelete, "/api/v1/clients/:id", [this](const Request& r) {
     return delete_entity(r, "client", "Client",
                          [](pqxx::work& tx, const commands::Actor& actor,
                             const std::string& id) -> std::optional<Error> {
@@ -380,18 +401,17 @@ void Resources::register_client_routes(Router& router) {
                          });
   });
 
-  router.add(Method::kGet, "/api/v1/clients/:clientId/properties",
-             [this](const Request& r) {
-               return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
-             });
+  add(router, Method::kGet, "/api/v1/clients/:clientId/properties", [this](const Request& r) {
+    return list_under(r, "client", "clientId", "property", "client_id", kPropertyList);
+  });
   add_post(router, "/api/v1/clients/:clientId/properties",
              [this](const Request& r) { return create_property(r); });
-  router.add(Method::kGet, "/api/v1/properties/:id",
-             [this](const Request& r) { return get(r, "property", kAll); });
-  router.add(Method::kPatch, "/api/v1/properties/:id", [this](const Request& r) {
+  add(router, Method::kGet, "/api/v1/properties/:id",
+      [this](const Request& r) { return get(r, "property", kAll); });
+  add(router, Method::kPatch, "/api/v1/properties/:id", [this](const Request& r) {
     return patch_entity(r, "property", "Property", domain::property_fields());
   });
-  router.add(Method::kDelete, "/api/v1/properties/:id", [this](const Request& r) {
+  add(router, Method::kDelete, "/api/v1/properties/:id", [this](const Request& r) {
     return delete_entity(r, "property", "Property",
                          [](pqxx::work& tx, const commands::Actor& actor,
                             const std::string& id) -> std::optional<Error> {

@@ -109,6 +109,10 @@ class Resources {
   Response run_and_answer(const Request& req, const commands::Actor& actor,
                           commands::Command& cmd, int status);
 
+  // Registers a route. A GET handler reads (and checks) its own query
+  // parameters; every other method takes none, so any is a 400 before the
+  // handler runs (and before an Idempotency-Key is claimed).
+  void add(Router& router, Method method, const std::string& pattern, Handler handler);
   // Every POST honours Idempotency-Key.
   void add_post(Router& router, const std::string& pattern, Handler handler);
 

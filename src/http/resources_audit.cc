@@ -1,8 +1,10 @@
 // The auditor's routes: the audit log (a projection, one row per event) and
 // an entity's history (its events, oldest first, straight from the log).
+#include <algorithm>
 #include <limits>
 
 #include "common/uuid.h"
+#include "domain/entity.h"
 #include "events/pg_event_store.h"
 #include "http/resources.h"
 
@@ -26,7 +28,7 @@ const projections::EntityTable& audit_table() {
 const ListOptions& audit_list() {
   static const ListOptions o = {
       {"created_at", "event_position"},
-      {{{"entity_type", FieldType::kText, false, false, 50}},
+      {{{"entity_type", FieldType::kEnum, false, false, 0, domain::catalog_stream_types()}},
        {{"entity_id", FieldType::kUuid}},
        {{"action", FieldType::kEnum, false, false, 0, {"insert", "update", "delete"}}},
        {{"from", FieldType::kTimestamp}, "created_at", ">="},
@@ -62,8 +64,10 @@ Response Resources::list_events(const Request& req) {
       if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
       else limit = *v;
     } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {
+      static const FieldSpec kType{
+          "type", FieldType::kEnum, false, false, 0, domain::catalog_event_types()};
       const FieldSpec spec = key == "stream_id" ? FieldSpec{key, FieldType::kUuid}
-                             : key == "type"    ? FieldSpec{key, FieldType::kText, false, false, 200}
+                             : key == "type"    ? kType
                                                 : FieldSpec{key, FieldType::kTimestamp};
       auto checked = domain::validate_body({{key, value}}, {spec}, domain::Mode::kPatch);
       if (!checked) {
@@ -88,9 +92,10 @@ Response Resources::list_events(const Request& req) {
   const std::string cursor = projections::placeholder(params.size());
   auto rows = pool_.run([&](pqxx::connection& conn) -> std::optional<pqxx::result> {
     pqxx::nontransaction tx(conn);
+    // Its own two parameters: the filters' placeholders are not in this one.
     if (after > 0 && projections::exec_cached(tx,
-                                              "SELECT 1 FROM events WHERE global_position = " +
-                                                  cursor + "::bigint AND account_id = $1::uuid",
+                                              "SELECT 1 FROM events WHERE global_position ="
+                                              " $2::bigint AND account_id = $1::uuid",
                                               {params[0], params.back()})
                          .empty()) {
       return std::nullopt;
@@ -124,10 +129,35 @@ Response Resources::list_events(const Request& req) {
   return Response::json(200, {{"data", json::parse(data)}, {"next_after", next}});
 }
 
+// Pages like /events: `after` (the last position received, 0 for the start)
+// and `limit` (1..1000, default 100); `next_after` resumes.
 Response Resources::history(const Request& req, const std::string& stream_type) {
   auto t = target(req, kOffice);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
+  std::vector<Issue> issues;
+  long long after = 0, limit = 100;
+  for (const auto& [key, value] : req.query) {
+    if (key == "after") {
+      auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
+      if (!v)
+        issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
+      else
+        after = *v;
+    } else if (key == "limit") {
+      auto v = parse_integer(value, 1, 1000);
+      if (!v)
+        issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
+      else
+        limit = *v;
+    } else {
+      issues.push_back({{key}, "unknown query parameter"});
+    }
+  }
+  if (!issues.empty()) {
+    return error_response(Error::validation(std::move(issues), "invalid query parameters"),
+                          req.request_id);
+  }
   auto events = pool_.run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     return events::PgEventStore::read_stream_in(tx, id, std::nullopt);
@@ -138,14 +168,31 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
       events.front().metadata.value("account_id", json()) != json(actor.account_id)) {
     return not_found(req);
   }
+  // A stream's positions grow with its versions: the page is the events past
+  // `after`, which must be one of this stream's positions (or 0).
+  auto from = events.begin();
+  if (after > 0) {
+    from = std::find_if(events.begin(), events.end(),
+                        [after](const auto& e) { return e.position == after; });
+    if (from == events.end()) {
+      return error_response(
+          Error::validation({{{"after"}, "must be a position this history gave you (next_after)"}}),
+          req.request_id);
+    }
+    ++from;
+  }
   json data = json::array();
-  for (const auto& e : events) data.push_back(e.to_json());
-  return Response::json(200, {{"data", std::move(data)}, {"next_after", events.back().position}});
+  long long next = after;
+  for (auto e = from; e != events.end() && static_cast<long long>(data.size()) < limit; ++e) {
+    data.push_back(e->to_json());
+    next = e->position;
+  }
+  return Response::json(200, {{"data", std::move(data)}, {"next_after", next}});
 }
 
 void Resources::register_audit_routes(Router& router) {
-  router.add(Method::kGet, "/api/v1/events", [this](const Request& r) { return list_events(r); });
-  router.add(Method::kGet, "/api/v1/audit-log", [this](const Request& r) {
+  add(router, Method::kGet, "/api/v1/events", [this](const Request& r) { return list_events(r); });
+  add(router, Method::kGet, "/api/v1/audit-log", [this](const Request& r) {
     auto who = caller(r, kOffice);
     if (auto* res = std::get_if<Response>(&who)) return *res;
     return list_table(r, std::get<commands::Actor>(who), audit_table(), audit_list());
@@ -158,8 +205,8 @@ void Resources::register_audit_routes(Router& router) {
            {"estimates", "estimate"},
            {"invoices", "invoice"},
            {"users", "user"}}) {
-    router.add(Method::kGet, "/api/v1/" + path + "/:id/history",
-               [this, type = type](const Request& r) { return history(r, type); });
+    add(router, Method::kGet, "/api/v1/" + path + "/:id/history",
+        [this, type = type](const Request& r) { return history(r, type); });
   }
 }
 

@@ -229,28 +229,29 @@ Response Resources::transition_visit(const Request& req) {
 }
 
 void Resources::register_job_routes(Router& router) {
-  router.add(Method::kGet, "/api/v1/jobs",
-             [this](const Request& r) { return list(r, "job", kAll, job_list()); });
+  add(router, Method::kGet, "/api/v1/jobs",
+      [this](const Request& r) { return list(r, "job", kAll, job_list()); });
   add_post(router, "/api/v1/jobs", [this](const Request& r) { return create_job(r); });
-  router.add(Method::kGet, "/api/v1/jobs/:id",
-             [this](const Request& r) { return get(r, "job", kAll); });
-  router.add(Method::kPatch, "/api/v1/jobs/:id", [this](const Request& r) { return patch_job(r); });
-  router.add(Method::kDelete, "/api/v1/jobs/:id",
-             [this](const Request& r) { return delete_job(r); });
+  add(router, Method::kGet, "/api/v1/jobs/:id",
+      [this](const Request& r) { return get(r, "job", kAll); });
+  add(router, Method::kPatch, "/api/v1/jobs/:id",
+      [this](const Request& r) { return patch_job(r); });
+  add(router, Method::kDelete, "/api/v1/jobs/:id",
+      [this](const Request& r) { return delete_job(r); });
   add_post(router, "/api/v1/jobs/:id/transition",
              [this](const Request& r) { return transition_job(r); });
 
-  router.add(Method::kGet, "/api/v1/visits",
-             [this](const Request& r) { return list(r, "visit", kAll, visit_list()); });
-  router.add(Method::kGet, "/api/v1/jobs/:jobId/visits", [this](const Request& r) {
+  add(router, Method::kGet, "/api/v1/visits",
+      [this](const Request& r) { return list(r, "visit", kAll, visit_list()); });
+  add(router, Method::kGet, "/api/v1/jobs/:jobId/visits", [this](const Request& r) {
     return list_under(r, "job", "jobId", "visit", "job_id", visit_list());
   });
   add_post(router, "/api/v1/jobs/:jobId/visits",
              [this](const Request& r) { return create_visit(r); });
-  router.add(Method::kGet, "/api/v1/visits/:id",
-             [this](const Request& r) { return get(r, "visit", kAll); });
-  router.add(Method::kPatch, "/api/v1/visits/:id",
-             [this](const Request& r) { return patch_visit(r); });
+  add(router, Method::kGet, "/api/v1/visits/:id",
+      [this](const Request& r) { return get(r, "visit", kAll); });
+  add(router, Method::kPatch, "/api/v1/visits/:id",
+      [this](const Request& r) { return patch_visit(r); });
   add_post(router, "/api/v1/visits/:id/transition",
              [this](const Request& r) { return transition_visit(r); });
 }

@@ -187,9 +187,9 @@ std::string assign_invoice_number(pqxx::work& tx, const commands::Actor& actor,
   auto cur = tx.exec_params("SELECT version FROM streams WHERE stream_id = $1::uuid", stream);
   const int assigned = cur.empty() ? 0 : cur[0][0].as<int>();
   const int number = assigned + 1;
-  if (!commands::append_and_project(tx, actor, stream, "invoice_numbers", assigned,
-                                    {{"InvoiceNumberAssigned",
-                                      {{"invoice_id", invoice_id}, {"number", number}}}})) {
+  if (!commands::append_and_project(
+          tx, actor, stream, "invoice_numbers", assigned,
+          {{domain::kInvoiceNumberAssigned, {{"invoice_id", invoice_id}, {"number", number}}}})) {
     throw std::logic_error("the invoice numbering stream moved under its lock");
   }
   char buf[32];
@@ -340,8 +340,9 @@ Response Resources::convert_estimate(const Request& req) {
                                       {{"InvoiceCreated", inv}})) {
       throw std::logic_error("a fresh invoice id collided");
     }
-    return domain::Events{{"EstimateConverted",
-                           {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}};
+    return domain::Events{
+        {domain::kEstimateConverted,
+         {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}};
   };
   auto outcome = commands::run(pool_, actor, cmd);
   if (!outcome) return error_response(outcome.error(), req.request_id);
@@ -422,21 +423,42 @@ std::string Resources::payment_row(const commands::Actor& actor, const std::stri
   });
 }
 
+// A list like the others (page, limit, sort, order), oldest first by default.
+// It answers today's payments only: `as_of` is not supported here (read
+// /invoices/:id/history for the past).
 Response Resources::list_payments(const Request& req) {
   auto t = target(req, kOffice);
   if (auto* r = std::get_if<Response>(&t)) return *r;
   const auto& [actor, id, if_match] = std::get<Target>(t);
+  static const ListOptions kPaymentList = {
+      {"received_at", "created_at", "amount_cents"}, {}, "received_at", false};
+  auto q = parse_list_query(req, kPaymentList);
+  if (!q) return error_response(q.error(), req.request_id);
   if (current_row("invoice", actor, id) == "null") return not_found(req);
+  // The sort column is one of kPaymentList's, never the caller's text.
+  const std::string order = "x." + q->sort + (q->descending ? " DESC" : " ASC") + ", x.id" +
+                            (q->descending ? " DESC" : " ASC");
   auto rows = pool_.run([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
+    pqxx::nontransaction tx(conn);  // one statement: the page and its total agree
     return projections::exec_cached(
         tx,
-        "SELECT coalesce(json_agg(x.j::json ORDER BY x.received_at, x.id), '[]')::text FROM (" +
-            std::string(kPaymentSelect) + ", p.received_at, p.id" + kPaymentFrom +
-            " WHERE p.invoice_id = $1::uuid AND p.account_id = $2::uuid) x",
-        {id, actor.account_id});
+        "SELECT coalesce((SELECT json_agg(y.j::json ORDER BY y.n) FROM (SELECT x.j,"
+        " row_number() OVER (ORDER BY " +
+            order + ") AS n FROM (" + std::string(kPaymentSelect) +
+            ", p.received_at, p.created_at, p.amount_cents, p.id" + kPaymentFrom +
+            " WHERE p.invoice_id = $1::uuid AND p.account_id = $2::uuid) x"
+            " ORDER BY " +
+            order +
+            " LIMIT $3::int OFFSET $4::int) y), '[]')::text,"
+            " (SELECT count(*) FROM payments p WHERE p.invoice_id = $1::uuid"
+            " AND p.account_id = $2::uuid)",
+        {id, actor.account_id, std::to_string(q->limit), std::to_string(q->offset)});
   });
-  return Response::json(200, {{"data", json::parse(rows[0][0].c_str())}});
+  return Response::json(200, {{"data", json::parse(rows[0][0].c_str())},
+                              {"pagination",
+                               {{"page", q->offset / q->limit + 1},
+                                {"limit", q->limit},
+                                {"total", rows[0][1].as<long long>()}}}});
 }
 
 Response Resources::delete_payment(const Request& req) {
@@ -466,33 +488,33 @@ Response Resources::delete_payment(const Request& req) {
 }
 
 void Resources::register_money_routes(Router& router) {
-  router.add(Method::kGet, "/api/v1/estimates",
-             [this](const Request& r) { return list(r, "estimate", kOffice, estimate_list()); });
+  add(router, Method::kGet, "/api/v1/estimates",
+      [this](const Request& r) { return list(r, "estimate", kOffice, estimate_list()); });
   add_post(router, "/api/v1/estimates", [this](const Request& r) { return create_estimate(r); });
-  router.add(Method::kGet, "/api/v1/estimates/:id",
-             [this](const Request& r) { return get(r, "estimate", kAll); });
-  router.add(Method::kPatch, "/api/v1/estimates/:id",
-             [this](const Request& r) { return patch_document(r, "estimate"); });
+  add(router, Method::kGet, "/api/v1/estimates/:id",
+      [this](const Request& r) { return get(r, "estimate", kAll); });
+  add(router, Method::kPatch, "/api/v1/estimates/:id",
+      [this](const Request& r) { return patch_document(r, "estimate"); });
   add_post(router, "/api/v1/estimates/:id/transition",
            [this](const Request& r) { return transition_document(r, "estimate"); });
   add_post(router, "/api/v1/estimates/:id/convert",
            [this](const Request& r) { return convert_estimate(r); });
 
-  router.add(Method::kGet, "/api/v1/invoices",
-             [this](const Request& r) { return list(r, "invoice", kOffice, invoice_list()); });
+  add(router, Method::kGet, "/api/v1/invoices",
+      [this](const Request& r) { return list(r, "invoice", kOffice, invoice_list()); });
   add_post(router, "/api/v1/invoices", [this](const Request& r) { return create_invoice(r); });
-  router.add(Method::kGet, "/api/v1/invoices/:id",
-             [this](const Request& r) { return get(r, "invoice", kAll); });
-  router.add(Method::kPatch, "/api/v1/invoices/:id",
-             [this](const Request& r) { return patch_document(r, "invoice"); });
+  add(router, Method::kGet, "/api/v1/invoices/:id",
+      [this](const Request& r) { return get(r, "invoice", kAll); });
+  add(router, Method::kPatch, "/api/v1/invoices/:id",
+      [this](const Request& r) { return patch_document(r, "invoice"); });
   add_post(router, "/api/v1/invoices/:id/transition",
            [this](const Request& r) { return transition_document(r, "invoice"); });
-  router.add(Method::kGet, "/api/v1/invoices/:id/payments",
-             [this](const Request& r) { return list_payments(r); });
+  add(router, Method::kGet, "/api/v1/invoices/:id/payments",
+      [this](const Request& r) { return list_payments(r); });
   add_post(router, "/api/v1/invoices/:id/payments",
            [this](const Request& r) { return create_payment(r); });
-  router.add(Method::kDelete, "/api/v1/payments/:id",
-             [this](const Request& r) { return delete_payment(r); });
+  add(router, Method::kDelete, "/api/v1/payments/:id",
+      [this](const Request& r) { return delete_payment(r); });
 }
 
 }  // namespace fsm::http

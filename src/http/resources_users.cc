@@ -103,14 +103,15 @@ Response Resources::delete_user(const Request& req) {
 }
 
 void Resources::register_user_routes(Router& router) {
-  router.add(Method::kGet, "/api/v1/users",
-             [this](const Request& r) { return list(r, "user", kOffice, kUserList); });
+  add(router, Method::kGet, "/api/v1/users",
+      [this](const Request& r) { return list(r, "user", kOffice, kUserList); });
   add_post(router, "/api/v1/users", [this](const Request& r) { return create_user(r); });
-  router.add(Method::kGet, "/api/v1/users/:id",
-             [this](const Request& r) { return get(r, "user", kOffice); });
-  router.add(Method::kPatch, "/api/v1/users/:id", [this](const Request& r) { return patch_user(r); });
-  router.add(Method::kDelete, "/api/v1/users/:id",
-             [this](const Request& r) { return delete_user(r); });
+  add(router, Method::kGet, "/api/v1/users/:id",
+      [this](const Request& r) { return get(r, "user", kOffice); });
+  add(router, Method::kPatch, "/api/v1/users/:id",
+      [this](const Request& r) { return patch_user(r); });
+  add(router, Method::kDelete, "/api/v1/users/:id",
+      [this](const Request& r) { return delete_user(r); });
 }
 
 }  // namespace fsm::http

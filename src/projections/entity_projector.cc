@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/time.h"
+#include "domain/entity.h"
 
 namespace fsm::projections {
 namespace {
@@ -198,14 +199,14 @@ RowChange row_change(const EntityTable& t, const events::RecordedEvent& e) {
 
 PaymentChange payment_change(const events::RecordedEvent& e) {
   PaymentChange change;
-  if (e.type == "InvoicePaymentRecorded") {
+  if (e.type == domain::kInvoicePaymentRecorded) {
     change.kind = PaymentChange::Kind::kRecord;
     change.row = e.data.value("payment", nlohmann::json::object());
     change.row["account_id"] = e.metadata.value("account_id", nlohmann::json());
     change.row["invoice_id"] = e.stream_id;
     change.row["created_at"] = format_rfc3339(e.recorded_at);
     change.row[kPositionColumn] = e.position;
-  } else if (e.type == "InvoicePaymentRemoved") {
+  } else if (e.type == domain::kInvoicePaymentRemoved) {
     change.kind = PaymentChange::Kind::kRemove;
     change.id = e.data.value("payment_id", std::string());
   }

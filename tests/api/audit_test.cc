@@ -1,12 +1,12 @@
 // The audit log and history over HTTP: one row per event with who, when and
 // what changed; history straight from the log, deleted entities included.
+#include <functional>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
-#include "events/pg_event_store.h"
-
 #include "api/api_fixture.h"
+#include "events/pg_event_store.h"
 
 namespace fsm {
 namespace {
@@ -226,6 +226,177 @@ TEST_F(AsOfTest, AJobAsItWasBeforeAndAfterATransition) {
   // Nothing of the replay is left behind in the live tables.
   pqxx::connection c(db_.url());
   EXPECT_EQ(pqxx::work(c).exec1("SELECT count(*) FROM jobs")[0].as<int>(), 1);
+}
+
+// Every /events filter, alone and combined, pages with `after` exactly like
+// the unfiltered log read client-side (the filters' placeholders once broke
+// the cursor's query after page one: a 500).
+TEST_F(EventsTest, EveryFilterPagesWithAndWithoutAfter) {
+  const std::string client = post("/api/v1/clients", admin_, {{"name", "C"}})["id"];
+  for (int i = 0; i < 2; ++i) post("/api/v1/clients", admin_, {{"name", "D" + std::to_string(i)}});
+  const std::string job =
+      post("/api/v1/jobs", admin_, {{"client_id", client}, {"title", "J"}})["id"];
+  for (const char* to : {"scheduled", "in_progress", "completed"}) {
+    post("/api/v1/jobs/" + job + "/transition", admin_, {{"status", to}}, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pqxx::connection c(db_.url());
+  const long expected =
+      pqxx::work(c)
+          .exec_params1("SELECT count(*) FROM events WHERE account_id = $1::uuid", a_.account_id)[0]
+          .as<long>();
+  std::vector<json> all;
+  for (int i = 0; i < 1200 && static_cast<long>(all.size()) < expected; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    long long after = 0;
+    all = drain(admin_, after);  // see PagingVisitsEveryEventOfTheAccountOnce
+  }
+  ASSERT_EQ(static_cast<long>(all.size()), expected);
+  // Bounds on event instants (millisecond grid: filtering the answered text agrees).
+  const std::string from = all[3]["recorded_at"], to = all[all.size() - 2]["recorded_at"];
+  using Keep = std::function<bool(const json&)>;
+  const Keep by_type = [](const json& e) { return e["type"] == "JobStatusChanged"; };
+  const Keep by_stream = [&](const json& e) { return e["stream_id"] == job; };
+  const Keep by_from = [&](const json& e) { return e["recorded_at"].get<std::string>() >= from; };
+  const Keep by_to = [&](const json& e) { return e["recorded_at"].get<std::string>() < to; };
+  const std::vector<std::pair<std::string, Keep>> filters = {
+      {"&type=JobStatusChanged", by_type},
+      {"&type=ClientCreated", [](const json& e) { return e["type"] == "ClientCreated"; }},
+      {"&stream_id=" + job, by_stream},
+      {"&from=" + from, by_from},
+      {"&to=" + to, by_to},
+      {"&from=" + from + "&to=" + to, [&](const json& e) { return by_from(e) && by_to(e); }},
+      {"&stream_id=" + job + "&type=JobStatusChanged",
+       [&](const json& e) { return by_stream(e) && by_type(e); }},
+  };
+  auto positions = [](const std::vector<json>& events) {
+    std::vector<long long> out;
+    for (const auto& e : events) out.push_back(e["position"].get<long long>());
+    return out;
+  };
+  for (const auto& [filter, keep] : filters) {
+    std::vector<json> want;
+    for (const auto& e : all) {
+      if (keep(e)) want.push_back(e);
+    }
+    ASSERT_GE(want.size(), 3u) << filter << ": more than one page of 2";
+    // With `after`: pages of 2, following next_after to the end.
+    long long after = 0;
+    EXPECT_EQ(positions(drain(admin_, after, filter)), positions(want)) << filter;
+    // Without `after`: the first page, default limit and limit=2.
+    auto whole = call("GET", "/api/v1/events?" + filter.substr(1), admin_);
+    ASSERT_EQ(whole.status, 200) << filter << " -> " << whole.body;
+    EXPECT_EQ(positions(whole.json()["data"].get<std::vector<json>>()), positions(want)) << filter;
+    auto first = call("GET", "/api/v1/events?limit=2" + filter, admin_);
+    ASSERT_EQ(first.status, 200) << filter << " -> " << first.body;
+    EXPECT_EQ(first.json()["data"].size(), 2u) << filter;
+    EXPECT_EQ(first.json()["next_after"], want[1]["position"]) << filter;
+    // And from the middle, resuming after the first match.
+    auto rest = call("GET", "/api/v1/events?after=" + want[0]["position"].dump() + filter, admin_);
+    ASSERT_EQ(rest.status, 200) << filter << " -> " << rest.body;
+    EXPECT_EQ(rest.json()["data"].size(), want.size() - 1) << filter;
+  }
+}
+
+// Filters are checked like body fields: an event type, entity_type or action
+// that does not exist is a 400 naming it, never an empty page.
+TEST_F(AuditTest, UnknownFilterValuesAreRefusedByName) {
+  for (const auto& [path, name] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/v1/events?type=NoSuchEvent", "type"},
+           {"/api/v1/events?type=jobcreated", "type"},
+           {"/api/v1/events?after=0&type=Job", "type"},
+           {"/api/v1/audit-log?entity_type=spaceship", "entity_type"},
+           {"/api/v1/audit-log?entity_type=Job", "entity_type"},
+           {"/api/v1/audit-log?action=upsert", "action"}}) {
+    auto res = call("GET", path, admin_);
+    EXPECT_EQ(res.status, 400) << path << " -> " << res.body;
+    EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << path;
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"], json::array({name})) << path;
+    }
+  }
+  post("/api/v1/clients", admin_, {{"name", "C"}});
+  for (const std::string ok :
+       {"/api/v1/events?type=ClientCreated", "/api/v1/events?type=InvoicePaymentRecorded",
+        "/api/v1/events?type=UserPasswordChanged", "/api/v1/audit-log?entity_type=client",
+        "/api/v1/audit-log?entity_type=invoice",
+        "/api/v1/audit-log?entity_type=client&action=insert"}) {
+    EXPECT_EQ(call("GET", ok, admin_).status, 200) << ok;
+  }
+  EXPECT_EQ(
+      call("GET", "/api/v1/audit-log?entity_type=client", admin_).json()["pagination"]["total"], 1);
+}
+
+// History pages like /events (after, limit, next_after) and refuses anything else.
+TEST_F(AuditTest, HistoryHonoursAfterAndLimit) {
+  const std::string client = post("/api/v1/clients", admin_, {{"name", "C0"}})["id"];
+  for (int i = 1; i <= 4; ++i) {
+    call("PATCH", "/api/v1/clients/" + client, admin_,
+         json{{"name", "C" + std::to_string(i)}}.dump());
+  }
+  const std::string path = "/api/v1/clients/" + client + "/history";
+  const json all = call("GET", path, admin_).json();
+  ASSERT_EQ(all["data"].size(), 5u);
+  EXPECT_EQ(all["next_after"], all["data"][4]["position"]);
+  std::vector<json> paged;
+  long long after = 0;
+  for (int guard = 0; guard < 10; ++guard) {
+    auto res = call("GET", path + "?limit=2&after=" + std::to_string(after), admin_);
+    ASSERT_EQ(res.status, 200) << res.body;
+    const json page = res.json();
+    EXPECT_LE(page["data"].size(), 2u);
+    for (const auto& e : page["data"]) paged.push_back(e);
+    after = page["next_after"];
+    if (page["data"].empty()) break;
+  }
+  EXPECT_EQ(json(paged), all["data"]);
+  auto one = call("GET", path + "?limit=1", admin_).json();
+  ASSERT_EQ(one["data"].size(), 1u);
+  EXPECT_EQ(one["data"][0]["version"], 1);
+  EXPECT_EQ(one["next_after"], all["data"][0]["position"]);
+  auto rest = call("GET", path + "?after=" + all["data"][2]["position"].dump(), admin_).json();
+  ASSERT_EQ(rest["data"].size(), 2u);
+  EXPECT_EQ(rest["data"][0]["version"], 4);
+  for (const auto& [q, name] :
+       std::vector<std::pair<std::string, std::string>>{{"?limit=0", "limit"},
+                                                        {"?limit=1001", "limit"},
+                                                        {"?after=-1", "after"},
+                                                        {"?after=x", "after"},
+                                                        {"?after=999999999", "after"},
+                                                        {"?foo=1", "foo"},
+                                                        {"?as_of=2026-01-01T00:00:00Z", "as_of"}}) {
+    auto res = call("GET", path + q, admin_);
+    EXPECT_EQ(res.status, 400) << q << " -> " << res.body;
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"], json::array({name})) << q;
+    }
+  }
+}
+
+// A route that takes no query parameters refuses any, before it runs (and
+// before an Idempotency-Key is claimed): nothing is written.
+TEST_F(AuditTest, WriteRoutesRefuseQueryParameters) {
+  const std::string client = post("/api/v1/clients", admin_, {{"name", "C"}})["id"];
+  const std::vector<std::tuple<std::string, std::string, std::string>> writes = {
+      {"POST", "/api/v1/clients?dry_run=1", R"({"name":"D"})"},
+      {"PATCH", "/api/v1/clients/" + client + "?force=1", R"({"name":"E"})"},
+      {"DELETE", "/api/v1/clients/" + client + "?cascade=1", ""},
+      {"POST", "/api/v1/clients/" + client + "/properties?x=1", R"({"address":"1 Main St"})"},
+  };
+  for (const auto& [method, path, body] : writes) {
+    auto res = call(method, path, owner_, body, Headers{{"Idempotency-Key", "q-" + method}});
+    EXPECT_EQ(res.status, 400) << method << " " << path << " -> " << res.body;
+    EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << method << " " << path;
+  }
+  auto now = call("GET", "/api/v1/clients/" + client, admin_).json();
+  EXPECT_EQ(now["name"], "C");
+  EXPECT_EQ(now["version"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/clients", admin_).json()["pagination"]["total"], 1);
+  // The key was not claimed by the refused request: without the query it runs.
+  EXPECT_EQ(call("POST", "/api/v1/clients", owner_, R"({"name":"D"})",
+                 Headers{{"Idempotency-Key", "q-POST"}})
+                .status,
+            201);
 }
 
 }  // namespace

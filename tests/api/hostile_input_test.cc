@@ -90,5 +90,136 @@ TEST_F(HostileInputTest, WriteRoutesAnswer4xxToAnyBody) {
   EXPECT_EQ(call("GET", "/api/health", owner_).status, 200) << "still serving";
 }
 
+// Instants outside years 0001..9999 in UTC (after the offset) reached
+// PostgreSQL's range check (a 500) or came back with a five-digit year. Every
+// timestamp field and filter refuses them with a 400 naming the field, and
+// nothing is written.
+TEST_F(HostileInputTest, TimestampsOutsideYears1To9999AreRefusedByName) {
+  const std::string client = post("/api/v1/clients", owner_, {{"name", "C"}})["id"];
+  const std::string job =
+      post("/api/v1/jobs", owner_, {{"client_id", client}, {"title", "J"}})["id"];
+  const json line =
+      json::array({{{"description", "d"}, {"quantity", 1}, {"unit_price_cents", 100}}});
+  const std::string invoice =
+      post("/api/v1/invoices", owner_, {{"client_id", client}, {"line_items", line}})["id"];
+  ASSERT_EQ(call("POST", "/api/v1/invoices/" + invoice + "/transition", owner_,
+                 json{{"status", "sent"}}.dump())
+                .status,
+            200);
+  const std::vector<std::string> bad = {"0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+                                        "9999-12-31T23:59:59-14:00"};
+  auto expect_named = [](const testing::HttpResponse& res, const std::string& field,
+                         const std::string& what) {
+    EXPECT_EQ(res.status, 400) << what << " -> " << res.body;
+    EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << what;
+    auto j = json::parse(res.body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j["error"].contains("details")) << what << " -> " << res.body;
+    EXPECT_EQ(j["error"]["details"]["issues"][0]["path"], json::array({field})) << what;
+  };
+  for (const auto& t : bad) {
+    const std::vector<std::tuple<std::string, std::string, json, std::string>> bodies = {
+        {"POST",
+         "/api/v1/jobs",
+         {{"client_id", client}, {"title", "J"}, {"scheduled_start", t}},
+         "scheduled_start"},
+        {"PATCH", "/api/v1/jobs/" + job, {{"scheduled_end", t}}, "scheduled_end"},
+        {"POST",
+         "/api/v1/jobs/" + job + "/visits",
+         {{"scheduled_start", t}, {"scheduled_end", "2026-12-01T10:00:00Z"}},
+         "scheduled_start"},
+        {"POST",
+         "/api/v1/estimates",
+         {{"client_id", client}, {"line_items", line}, {"expires_at", t}},
+         "expires_at"},
+        {"POST",
+         "/api/v1/invoices",
+         {{"client_id", client}, {"line_items", line}, {"due_date", t}},
+         "due_date"},
+        {"POST",
+         "/api/v1/invoices/" + invoice + "/payments",
+         {{"amount_cents", 10}, {"method", "cash"}, {"received_at", t}},
+         "received_at"},
+    };
+    for (const auto& [method, path, body, field] : bodies) {
+      expect_named(call(method, path, owner_, body.dump()), field, method + " " + path + " " + t);
+    }
+    std::string q = t;
+    if (auto plus = q.find('+'); plus != std::string::npos) q.replace(plus, 1, "%2B");
+    for (const auto& [path, field] : std::vector<std::pair<std::string, std::string>>{
+             {"/api/v1/visits?from=" + q, "from"},
+             {"/api/v1/visits?to=" + q, "to"},
+             {"/api/v1/audit-log?from=" + q, "from"},
+             {"/api/v1/audit-log?to=" + q, "to"},
+             {"/api/v1/events?from=" + q, "from"},
+             {"/api/v1/events?to=" + q, "to"},
+             {"/api/v1/jobs/" + job + "?as_of=" + q, "as_of"}}) {
+      expect_named(call("GET", path, owner_), field, path);
+    }
+  }
+  // Nothing was written: one job, one invoice, no payment.
+  EXPECT_EQ(call("GET", "/api/v1/jobs", owner_).json()["pagination"]["total"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/estimates", owner_).json()["pagination"]["total"], 0);
+  EXPECT_EQ(call("GET", "/api/v1/invoices", owner_).json()["pagination"]["total"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/jobs/" + job, owner_).json()["version"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/invoices/" + invoice, owner_).json()["paid_cents"], 0);
+  // The edges themselves are fine, and answered with four-digit years.
+  auto edge = call("POST", "/api/v1/jobs", owner_,
+                   json{{"client_id", client},
+                        {"title", "E"},
+                        {"scheduled_start", "0001-01-01T00:00:00Z"},
+                        {"scheduled_end", "9999-12-31T23:59:59+14:00"}}
+                       .dump());
+  ASSERT_EQ(edge.status, 201) << edge.body;
+  EXPECT_EQ(edge.json()["scheduled_start"], "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(edge.json()["scheduled_end"], "9999-12-31T09:59:59.000Z");
+}
+
+// A body is one JSON value and nothing after it (nlohmann reads a NUL as the
+// end of the input), and an object names each key once: which of two equal
+// keys counts is anybody's guess, so neither does. Nothing is written.
+TEST_F(HostileInputTest, TrailingBytesAndDuplicateKeysAreRefused) {
+  const std::string client = post("/api/v1/clients", owner_, {{"name", "C"}})["id"];
+  const std::string lines =
+      R"("line_items":[{"description":"d","quantity":1,"unit_price_cents":100}])";
+  const std::vector<std::tuple<std::string, std::string, std::string, json>> cases = {
+      {"POST", "/api/v1/clients", std::string(R"({"name":"a"})") + '\0', json::array()},
+      {"POST", "/api/v1/clients", std::string(R"({"name":"a"})") + '\0' + "junk", json::array()},
+      {"POST", "/api/v1/clients", std::string(R"({"name":"a"} )") + '\0' + '\n', json::array()},
+      {"POST", "/api/v1/clients", R"({"name":"a"}x)", json::array()},
+      {"POST", "/api/v1/clients", R"({"name":"a"} {"name":"b"})", json::array()},
+      {"POST", "/api/v1/clients", R"({"name":"a","name":"b"})", json::array({"name"})},
+      {"PATCH", "/api/v1/clients/" + client, R"({"name":"a","notes":"n","name":"a"})",
+       json::array({"name"})},
+      {"POST", "/api/v1/invoices",
+       R"({"client_id":")" + client +
+           R"(","line_items":[{"description":"d","quantity":1,"unit_price_cents":100,"quantity":2}]})",
+       json::array({"line_items", 0, "quantity"})},
+      {"POST", "/api/v1/invoices",
+       R"({"client_id":")" + client + R"(",)" + lines + "," + lines + "}",
+       json::array({"line_items"})},
+      {"POST", "/api/v1/auth/login", R"({"email":"owner@a.test","email":"x@y.z","password":"p"})",
+       json::array({"email"})},
+  };
+  for (const auto& [method, path, body, where] : cases) {
+    auto res = call(method, path, owner_, body);
+    EXPECT_EQ(res.status, 400) << method << " " << path << " " << body << " -> " << res.body;
+    EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << body;
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"], where) << body;
+    }
+  }
+  EXPECT_EQ(call("GET", "/api/v1/clients", owner_).json()["pagination"]["total"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/clients/" + client, owner_).json()["version"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/invoices", owner_).json()["pagination"]["total"], 0);
+  // Whitespace after the value is fine, and so are equal keys in different objects.
+  EXPECT_EQ(call("POST", "/api/v1/clients", owner_, "{\"name\":\"ok\"} \r\n\t ").status, 201);
+  EXPECT_EQ(call("POST", "/api/v1/invoices", owner_,
+                 R"({"client_id":")" + client +
+                     R"(","line_items":[{"description":"a","quantity":1,"unit_price_cents":1},)"
+                     R"({"description":"b","quantity":1,"unit_price_cents":2}]})")
+                .status,
+            201);
+}
+
 }  // namespace
 }  // namespace fsm

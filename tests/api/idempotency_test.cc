@@ -140,5 +140,54 @@ TEST_F(IdempotencyTest, ARetryThatTakesOverLeavesTheStalledRequestNothingToCommi
   EXPECT_EQ(call("GET", "/api/v1/jobs/" + job, admin_).json()["version"], 2);
 }
 
+// A request whose command fails in the database (a 500, or a 503 when the
+// connection dies) gives its key back: the retry runs, it is not a 409 for
+// the lease's length. The failures are real: a trigger on the event log that
+// raises, or that terminates its own backend.
+class IdempotencyFailureTest : public IdempotencyTest,
+                               public ::testing::WithParamInterface<std::pair<const char*, int>> {
+ protected:
+  std::map<std::string, std::string> extra_env() override {
+    return {{"FSM_IDEMPOTENCY_LEASE_SECONDS", "600"}};  // no take-over within the test
+  }
+
+  void exec(const std::string& sql) {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec(sql);
+    tx.commit();
+  }
+};
+
+TEST_P(IdempotencyFailureTest, AFailedCommandReleasesItsKeyAndTheRetryRuns) {
+  const auto [failure, status] = GetParam();
+  exec(std::string("CREATE FUNCTION test_fail_append() RETURNS trigger LANGUAGE plpgsql AS $$"
+                   " BEGIN ") +
+       failure +
+       "; RETURN NEW; END $$;"
+       " CREATE TRIGGER test_fail_append BEFORE INSERT ON events"
+       " FOR EACH ROW EXECUTE FUNCTION test_fail_append()");
+  const json body = {{"name", "Retried"}};
+  auto failed = post_with("/api/v1/clients", admin_, body, "fails-once");
+  EXPECT_EQ(failed.status, status) << failed.body;
+  EXPECT_EQ(count("SELECT count(*) FROM clients"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM idempotency_keys"), 0) << "the key was released";
+
+  exec("DROP TRIGGER test_fail_append ON events");
+  auto retry = post_with("/api/v1/clients", admin_, body, "fails-once");
+  EXPECT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(retry.headers.count("idempotent-replayed"), 0u);
+  auto replay = post_with("/api/v1/clients", admin_, body, "fails-once");
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.headers["idempotent-replayed"], "true");
+  EXPECT_EQ(count("SELECT count(*) FROM clients"), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Failures, IdempotencyFailureTest,
+    ::testing::Values(std::make_pair("RAISE EXCEPTION 'injected failure'", 500),
+                      std::make_pair("PERFORM pg_terminate_backend(pg_backend_pid())", 503)),
+    [](const auto& info) { return info.param.second == 500 ? "SqlError" : "ConnectionLost"; });
+
 }  // namespace
 }  // namespace fsm

@@ -229,6 +229,63 @@ TEST_F(MoneyTest, PaymentsKeepStatusAndMoneyInAgreement) {
       << "only drafts are editable";
 }
 
+// GET /invoices/:id/payments is a list like the others: {data, pagination},
+// page/limit/sort/order honoured, anything else (as_of included) refused.
+TEST_F(MoneyTest, PaymentsAreAPagedListThatRefusesOtherParameters) {
+  const std::string id = invoice()["id"];
+  const std::string pay = "/api/v1/invoices/" + id + "/payments";
+  ASSERT_EQ(move("invoices", id, "sent").status, 200);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(call("POST", pay, admin_,
+                   json{{"amount_cents", 100 * i},
+                        {"method", "cash"},
+                        {"received_at", "2026-11-0" + std::to_string(i) + "T09:00:00Z"}}
+                       .dump())
+                  .status,
+              201);
+  }
+  auto all = call("GET", pay, admin_);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.json()["pagination"], (json{{"page", 1}, {"limit", 20}, {"total", 3}}));
+  ASSERT_EQ(all.json()["data"].size(), 3u);
+  EXPECT_EQ(all.json()["data"][0]["amount_cents"], 100) << "oldest first";
+  auto page2 = call("GET", pay + "?limit=2&page=2", admin_).json();
+  EXPECT_EQ(page2["pagination"], (json{{"page", 2}, {"limit", 2}, {"total", 3}}));
+  ASSERT_EQ(page2["data"].size(), 1u);
+  EXPECT_EQ(page2["data"][0]["amount_cents"], 300);
+  auto biggest = call("GET", pay + "?sort=amount_cents&order=desc&limit=1", admin_).json();
+  ASSERT_EQ(biggest["data"].size(), 1u);
+  EXPECT_EQ(biggest["data"][0]["amount_cents"], 300);
+  for (const auto& [q, name] :
+       std::vector<std::pair<std::string, std::string>>{{"?as_of=2026-11-02T00:00:00Z", "as_of"},
+                                                        {"?foo=1", "foo"},
+                                                        {"?limit=0", "limit"},
+                                                        {"?sort=method", "sort"}}) {
+    auto res = call("GET", pay + q, admin_);
+    EXPECT_EQ(res.status, 400) << q << " -> " << res.body;
+    EXPECT_EQ(code_of(res), "VALIDATION_ERROR") << q;
+    if (res.status == 400) {
+      EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"], json::array({name})) << q;
+    }
+  }
+}
+
+// Status agrees with money: with a zero total nothing is owed, so the invoice
+// is not sent as unpaid (it can be voided). Nothing changes.
+TEST_F(MoneyTest, AZeroTotalInvoiceCannotBeSent) {
+  const std::string id = invoice({{"line_items", json::array({{{"description", "Free check-up"},
+                                                               {"quantity", 1},
+                                                               {"unit_price_cents", 0}}})}})["id"];
+  auto sent = move("invoices", id, "sent");
+  EXPECT_EQ(sent.status, 400) << sent.body;
+  EXPECT_EQ(code_of(sent), "INVALID_TRANSITION");
+  EXPECT_NE(sent.body.find("paid_cents < total_cents"), std::string::npos) << sent.body;
+  auto now = call("GET", "/api/v1/invoices/" + id, admin_).json();
+  EXPECT_EQ(now["status"], "draft");
+  EXPECT_EQ(now["version"], 1);
+  EXPECT_EQ(move("invoices", id, "void").status, 200);
+}
+
 TEST_F(MoneyTest, AnotherAccountsDocumentsAreAlways404) {
   const std::string e = estimate()["id"];
   const std::string i = invoice()["id"];

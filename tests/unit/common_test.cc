@@ -54,6 +54,34 @@ TEST(Time, RejectsWhatIsNotRfc3339) {
   }
 }
 
+// The API's instants are years 0001..9999 in UTC: PostgreSQL has no year 0,
+// and a five-digit year does not fit the contract's format. The range applies
+// after the offset is applied.
+TEST(Time, RefusesInstantsOutsideYears1To9999InUtc) {
+  for (const char* bad : {"0000-01-01T00:00:00Z", "0000-12-31T23:59:59.999Z",
+                          "0001-01-01T00:00:00+01:00", "0001-01-01T00:59:59.999+01:00",
+                          "9999-12-31T23:59:59-14:00", "9999-12-31T23:00:00-01:00"}) {
+    bool out_of_range = false;
+    EXPECT_FALSE(parse_rfc3339(bad, &out_of_range)) << bad;
+    EXPECT_TRUE(out_of_range) << bad;
+  }
+  for (const char* edge :
+       {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00", "0001-01-01T01:00:00+01:00",
+        "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59+14:00"}) {
+    bool out_of_range = true;
+    auto t = parse_rfc3339(edge, &out_of_range);
+    ASSERT_TRUE(t) << edge;
+    EXPECT_FALSE(out_of_range) << edge;
+    const std::string text = format_rfc3339(*t);
+    EXPECT_EQ(text.size(), 24u) << text;
+    EXPECT_GE(text, kEarliestTimestamp);
+    EXPECT_LE(text, kLatestTimestamp);
+  }
+  bool out_of_range = true;
+  EXPECT_FALSE(parse_rfc3339("yesterday", &out_of_range));
+  EXPECT_FALSE(out_of_range);
+}
+
 TEST(Uuid, NewIdsAreVersion7UniqueAndTimeOrdered) {
   ASSERT_GE(sodium_init(), 0);
   std::set<std::string> seen;

@@ -93,7 +93,10 @@ TEST(Invoices, StatusMustAgreeWithMoney) {
   auto paid = decide_invoice_transition(full, "paid", kNow);
   ASSERT_TRUE(paid.ok());
   EXPECT_EQ((*paid)[0].data["changes"]["paid_at"], kNow);
-  auto sent = decide_invoice_transition(given("Invoice", {{"status", "draft"}}), "sent", kNow);
+  auto sent = decide_invoice_transition(
+      given("Invoice", {{"status", "draft"}, {"total_cents", 1000}, {"paid_cents", 0}}), "sent",
+      kNow);
+  ASSERT_TRUE(sent.ok());
   EXPECT_EQ((*sent)[0].data["changes"]["sent_at"], kNow);
   EXPECT_TRUE(decide_invoice_patch(given("Invoice", {{"status", "draft"}}), {{"notes", "x"}}).ok());
   for (const char* s : {"sent", "partial", "overdue", "paid", "void"}) {
@@ -101,6 +104,22 @@ TEST(Invoices, StatusMustAgreeWithMoney) {
               ErrorCode::kImmutableEntity)
         << s;
   }
+}
+
+// paid iff paid_cents >= total_cents: with a zero total nothing is owed, so
+// the invoice cannot be sent (or overdue) as unpaid; it can be voided.
+TEST(Invoices, AZeroTotalInvoiceIsNeverSentAsUnpaid) {
+  auto zero = given("Invoice", {{"status", "draft"}, {"total_cents", 0}, {"paid_cents", 0}});
+  auto sent = decide_invoice_transition(zero, "sent", kNow);
+  ASSERT_FALSE(sent.ok());
+  EXPECT_EQ(sent.error().code, ErrorCode::kInvalidTransition);
+  EXPECT_NE(sent.error().message.find("paid_cents < total_cents"), std::string::npos)
+      << sent.error().message;
+  EXPECT_TRUE(decide_invoice_transition(zero, "void", kNow).ok());
+  auto covered = given("Invoice", {{"status", "sent"}, {"total_cents", 0}, {"paid_cents", 0}});
+  EXPECT_EQ(decide_invoice_transition(covered, "overdue", kNow).error().code,
+            ErrorCode::kInvalidTransition);
+  EXPECT_TRUE(decide_invoice_transition(covered, "paid", kNow).ok()) << "paid agrees with money";
 }
 
 TEST(Payments, PartialThenPaidThenRemovedBackToPartial) {

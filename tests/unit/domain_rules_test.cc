@@ -222,6 +222,44 @@ TEST(Validation, BodiesThatAreNotJsonObjectsAreRefused) {
   }
 }
 
+// One JSON value and nothing after it: a NUL ended nlohmann's input early,
+// so "{}\0junk" was read as "{}".
+TEST(Validation, BytesAfterTheValueAreRefused) {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"{\"a\":1}\0"s, "{\"a\":1}\0junk"s, "{\"a\":1} \0 "s,
+                                 "{\"a\":\"x\0y\"}"s, "{\"a\":1}x"s, "{\"a\":1}{}"s}) {
+    auto r = parse_json_object(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kValidation);
+  }
+  EXPECT_TRUE(parse_json_object("{\"a\":1} \r\n\t").ok());
+}
+
+// A key twice in one object, at any depth, is refused with its path.
+TEST(Validation, DuplicateKeysAreRefusedWithTheirPath) {
+  const std::vector<std::pair<std::string, std::vector<PathElement>>> cases = {
+      {R"({"name":"a","name":"b"})", {std::string("name")}},
+      {R"({"name":"a","x":1,"name":"a"})", {std::string("name")}},
+      {R"({"o":{"k":1,"k":2}})", {std::string("o"), std::string("k")}},
+      {R"({"l":[1,{"a":1},{"q":1.5,"q":2}]})",
+       {std::string("l"), std::int64_t{2}, std::string("q")}},
+      {R"({"l":[[{"a":[]}],{"b":{"c":0,"c":{}}}]})",
+       {std::string("l"), std::int64_t{1}, std::string("b"), std::string("c")}},
+  };
+  for (const auto& [text, path] : cases) {
+    auto r = parse_json_object(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::kValidation);
+    ASSERT_EQ(r.error().issues.size(), 1u) << text;
+    EXPECT_EQ(r.error().issues[0].path, path) << text;
+    EXPECT_EQ(r.error().issues[0].message, "duplicate key") << text;
+  }
+  // The same key in sibling objects, and decimals (kept as objects), are fine.
+  auto ok = parse_json_object(R"({"l":[{"q":1.5},{"q":2.25}],"o":{"q":1},"q":0.5})");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(decimal_text((*ok)["l"][1]["q"]), "2.25");
+}
+
 TEST(Validation, EmailsAndPasswords) {
   EXPECT_TRUE(validate_body({{"email", "Ann@Example.COM"}, {"full_name", "Ann"}, {"role", "tech"},
                              {"password", "long enough"}},

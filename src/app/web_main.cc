@@ -148,7 +148,8 @@ int main() {
     fsm::http::Router router;
     // Inline: health answers on the I/O thread, whatever the pools are doing.
     router.add(fsm::http::Method::kGet, "/api/health",
-               fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); }),
+               fsm::http::refusing_query(fsm::http::make_health_handler(
+                   "web", [&monitor] { return monitor.healthy(); })),
                fsm::http::Lane::kInline);
     auth.register_routes(router);
     fsm::http::Resources resources(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());

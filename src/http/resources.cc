@@ -118,23 +118,14 @@ Resources::Resources(events::PgPool& pool, const Auth& auth, commands::PasswordH
                      IdempotencyConfig idempotency)
     : pool_(pool), auth_(auth), hasher_(hasher), idempotency_(pool, auth, idempotency) {}
 
-// A write route's request is its path and body: a query parameter would be
-// silently ignored (and is not part of an Idempotency-Key's fingerprint).
-static Response refuse_query(const Request& req, const Handler& inner) {
-  if (req.query.empty()) return inner(req);
-  std::vector<Issue> issues;
-  for (const auto& [key, value] : req.query) issues.push_back({{key}, "unknown query parameter"});
-  return error_response(Error::validation(std::move(issues), "invalid query parameters"),
-                        req.request_id);
-}
-
 void Resources::add(Router& router, Method method, const std::string& pattern, Handler handler) {
   if (method == Method::kGet) {
     router.add(method, pattern, std::move(handler));
     return;
   }
-  router.add(method, pattern,
-             [inner = std::move(handler)](const Request& req) { return refuse_query(req, inner); });
+  // A write route's request is its path and body: a query parameter would be
+  // silently ignored (and is not part of an Idempotency-Key's fingerprint).
+  router.add(method, pattern, refusing_query(std::move(handler)));
 }
 
 void Resources::add_post(Router& router, const std::string& pattern, Handler handler) {

@@ -26,6 +26,16 @@ const char* method_name(Method m) {
   return "OTHER";
 }
 
+Handler refusing_query(Handler inner) {
+  return [inner = std::move(inner)](const Request& req) {
+    if (req.query.empty()) return inner(req);
+    std::vector<Issue> issues;
+    for (const auto& [key, value] : req.query) issues.push_back({{key}, "unknown query parameter"});
+    return error_response(Error::validation(std::move(issues), "invalid query parameters"),
+                          req.request_id);
+  };
+}
+
 LoggedCaller& logged_caller() {
   thread_local LoggedCaller caller;
   return caller;

@@ -47,6 +47,10 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
+// `inner`, for a route that takes no query parameter: any one is a 400
+// naming it, never silently ignored.
+Handler refusing_query(Handler inner);
+
 // Who a request acted as, for its access log line. Authentication records it
 // on the thread that runs the handler; the server clears it before each
 // request and reads it after.

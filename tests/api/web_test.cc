@@ -242,12 +242,31 @@ TEST_F(WebTest, AnOversizedHeadIsA431AndTheConnectionIsClosed) {
   EXPECT_TRUE(c.closed_by_server());
 }
 
-// The same parameter twice is refused, whichever the route.
-TEST_F(WebTest, AQueryParameterGivenTwiceIsA400) {
+// The same parameter twice is refused, whichever the route; so is one a
+// route does not take.
+TEST_F(WebTest, AQueryParameterGivenTwiceOrNotTakenIsA400) {
   HttpClient c(web_.port());
-  auto res = c.request("GET", "/api/health?x=1&x=2");
+  auto res = c.request("GET", "/api/v1/clients?limit=1&limit=100");
   EXPECT_EQ(res.status, 400);
-  EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"][0], "x");
+  EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"][0], "limit");
+  for (const auto& [path, name] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/health?verbose=1", "verbose"}, {"/api/v1/auth/me?x=1", "x"}}) {
+    res = c.request("GET", path);
+    EXPECT_EQ(res.status, 400) << path;
+    EXPECT_EQ(res.json()["error"]["details"]["issues"][0]["path"][0], name) << path;
+  }
+  res = c.request("POST", "/api/v1/auth/login?next=/", R"({"email":"a@b.c","password":"p"})");
+  EXPECT_EQ(res.status, 400);
+}
+
+// Two Idempotency-Key headers: which one would a proxy keep? Refused.
+TEST_F(WebTest, TwoIdempotencyKeysAreA400) {
+  HttpClient c(web_.port());
+  auto res = c.request("POST", "/api/v1/clients", R"({"name":"x"})",
+                       {{"Idempotency-Key", "a"}, {"Idempotency-Key", "b"},
+                        {"Authorization", "Bearer whatever"}});
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(res.json()["error"]["code"], "VALIDATION_ERROR");
 }
 
 TEST_F(WebTest, EachRequestWritesOneJsonAccessLogLine) {

@@ -6,14 +6,14 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
 #include "common/log.h"
-#include "common/uuid.h"
 #include "common/time.h"
+#include "common/uuid.h"
 #include "events/migrator.h"
 #include "events/pg_event_store.h"
 #include "events/pg_pool.h"

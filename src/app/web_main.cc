@@ -1,20 +1,20 @@
 // fsm-web: the HTTP API. Configuration comes only from the environment
 // (docs/CONFIGURATION.md lists every variable).
-#include <pthread.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sodium.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 
+#include "commands/command_runner.h"
+#include "commands/passwords.h"
 #include "common/env.h"
 #include "common/log.h"
 #include "events/db_monitor.h"
 #include "events/pg_event_store.h"
 #include "events/pg_pool.h"
-#include "commands/command_runner.h"
-#include "commands/passwords.h"
 #include "http/auth.h"
 #include "http/health.h"
 #include "http/resources.h"
@@ -48,8 +48,8 @@ struct WebConfig {
         env::get_int("FSM_DB_POOL_SIZE", c.server.workers, 1, 256));
     c.server.max_body_bytes = static_cast<std::size_t>(
         env::get_int("FSM_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024));
-    c.server.max_head_bytes = static_cast<std::size_t>(
-        env::get_int("FSM_MAX_HEAD_BYTES", 32 * 1024, 1024, 1024 * 1024));
+    c.server.max_head_bytes =
+        static_cast<std::size_t>(env::get_int("FSM_MAX_HEAD_BYTES", 32 * 1024, 1024, 1024 * 1024));
     c.server.max_queued_requests =
         static_cast<std::size_t>(env::get_int("FSM_HTTP_MAX_QUEUED_REQUESTS", 64, 1, 10000));
     c.server.max_connections =
@@ -64,9 +64,8 @@ struct WebConfig {
         std::chrono::milliseconds(env::get_int("FSM_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000));
     c.pool_options.statement_timeout =
         std::chrono::milliseconds(env::get_int("FSM_DB_STATEMENT_TIMEOUT_MS", 5000, 100, 3600000));
-    c.pool_options.acquire_timeout = std::chrono::milliseconds(
-        env::get_int("FSM_DB_ACQUIRE_TIMEOUT_MS", c.pool_options.statement_timeout.count(), 100,
-                     3600000));
+    c.pool_options.acquire_timeout = std::chrono::milliseconds(env::get_int(
+        "FSM_DB_ACQUIRE_TIMEOUT_MS", c.pool_options.statement_timeout.count(), 100, 3600000));
     c.server.drain_timeout =
         std::chrono::milliseconds(env::get_int("FSM_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000));
     c.health_interval =
@@ -148,8 +147,8 @@ int main() {
     fsm::http::Router router;
     // Inline: health answers on the I/O thread, whatever the pools are doing.
     router.add(fsm::http::Method::kGet, "/api/health",
-               fsm::http::refusing_query(fsm::http::make_health_handler(
-                   "web", [&monitor] { return monitor.healthy(); })),
+               fsm::http::refusing_query(
+                   fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); })),
                fsm::http::Lane::kInline);
     auth.register_routes(router);
     fsm::http::Resources resources(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());

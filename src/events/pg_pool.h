@@ -18,8 +18,8 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <stdexcept>
-#include <thread>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 

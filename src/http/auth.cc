@@ -291,9 +291,8 @@ Response Auth::me(const Request& req) {
 
 void Auth::register_routes(Router& router) {
   // Argon2id: on the slow lane, so a burst of logins never holds every worker.
-  router.add(
-      Method::kPost, "/api/v1/auth/login",
-      refusing_query([this](const Request& r) { return login(r); }), Lane::kSlow);
+  router.add(Method::kPost, "/api/v1/auth/login",
+             refusing_query([this](const Request& r) { return login(r); }), Lane::kSlow);
   router.add(Method::kPost, "/api/v1/auth/logout",
              refusing_query([this](const Request& r) { return logout(r); }));
   router.add(Method::kGet, "/api/v1/auth/me",

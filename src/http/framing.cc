@@ -13,8 +13,21 @@ constexpr std::string_view kCrlf = "\r\n";
 bool is_tchar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -22,9 +35,8 @@ bool is_tchar(unsigned char c) {
 }
 
 bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return is_tchar(static_cast<unsigned char>(c));
-  });
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
 }
 
 // field-value bytes: VCHAR, obs-text, SP, HTAB (no other control byte).
@@ -131,7 +143,8 @@ std::string form_decode(std::string_view in) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
+               hex_value(in[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
       i += 2;
     } else {
@@ -143,25 +156,44 @@ std::string form_decode(std::string_view in) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -269,8 +301,7 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
   return out;
 }
 
-std::string serialize_answer(const Answer& answer, int minor_version, bool head_only,
-                             bool close) {
+std::string serialize_answer(const Answer& answer, int minor_version, bool head_only, bool close) {
   std::string out;
   out.reserve(answer.body.size() + 256);
   out += minor_version == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -281,7 +312,8 @@ std::string serialize_answer(const Answer& answer, int minor_version, bool head_
   append_header(out, "Connection", close ? "Close" : "Keep-Alive");  // as Pistache wrote it
   for (const auto& [name, value] : answer.headers) append_header(out, name, value);
   const bool bodiless = answer.status == 204 || answer.status == 304;
-  if (answer.json && !bodiless) append_header(out, "Content-Type", "application/json; charset=utf-8");
+  if (answer.json && !bodiless)
+    append_header(out, "Content-Type", "application/json; charset=utf-8");
   if (!bodiless) append_header(out, "Content-Length", std::to_string(answer.body.size()));
   out += kCrlf;
   if (!bodiless && !head_only) out += answer.body;

@@ -22,9 +22,9 @@ struct FrameLimits {
 
 // A request's head, as sent.
 struct RequestHead {
-  std::string method;  // a token, e.g. "GET"
-  std::string path;    // the request target up to '?', not decoded
-  std::string query;   // after '?', not decoded ("" when none)
+  std::string method;     // a token, e.g. "GET"
+  std::string path;       // the request target up to '?', not decoded
+  std::string query;      // after '?', not decoded ("" when none)
   int minor_version = 1;  // HTTP/1.<minor>
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::size_t content_length = 0;
@@ -62,7 +62,6 @@ struct Answer {
 };
 // `head_only`: the request was HEAD (a Content-Length, no body). 204 and 304
 // carry neither. `close`: the connection ends after this answer.
-std::string serialize_answer(const Answer& answer, int minor_version, bool head_only,
-                             bool close);
+std::string serialize_answer(const Answer& answer, int minor_version, bool head_only, bool close);
 
 }  // namespace fsm::http

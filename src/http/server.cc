@@ -6,8 +6,8 @@
 #include <pistache/peer.h>
 #include <poll.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -399,8 +399,7 @@ struct Server::Shared {
       return res;
     } catch (const std::exception& e) {
       // Details go to the log only; the caller sees a generic message.
-      log::error("unhandled error", {{"error", e.what()}, {"path", w.req.path}},
-                 w.req.request_id);
+      log::error("unhandled error", {{"error", e.what()}, {"path", w.req.path}}, w.req.request_id);
     } catch (...) {
       log::error("unhandled non-standard exception", {{"path", w.req.path}}, w.req.request_id);
     }
@@ -410,8 +409,7 @@ struct Server::Shared {
   // The access log line: enough to tell requests apart with jq (the runbook's
   // filters), never a secret.
   static void log_request(const Work& w, const Response& res) {
-    const double ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - w.started).count();
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - w.started).count();
     nlohmann::json fields = {{"method", method_name(w.req.method)},
                              {"path", w.req.path},
                              {"status", res.status},
@@ -434,10 +432,9 @@ struct Server::Shared {
       std::string lower = name;
       std::transform(lower.begin(), lower.end(), lower.begin(),
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      const bool secret = lower.find("token") != std::string::npos ||
-                          lower.find("password") != std::string::npos ||
-                          lower.find("secret") != std::string::npos ||
-                          lower.find("key") != std::string::npos;
+      const bool secret =
+          lower.find("token") != std::string::npos || lower.find("password") != std::string::npos ||
+          lower.find("secret") != std::string::npos || lower.find("key") != std::string::npos;
       if (!out.empty()) out += '&';
       out += name + "=" + (secret ? std::string("[redacted]") : value);
     }

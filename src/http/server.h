@@ -32,9 +32,9 @@ namespace fsm::http {
 struct ServerConfig {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;  // 0: pick a free port (tests)
-  int threads = 2;       // Pistache reactor threads: sockets and parsing
-  int workers = 8;       // handler threads: each may hold one database connection
-  int slow_workers = 2;  // handler threads for Lane::kSlow (login)
+  int threads = 2;            // Pistache reactor threads: sockets and parsing
+  int workers = 8;            // handler threads: each may hold one database connection
+  int slow_workers = 2;       // handler threads for Lane::kSlow (login)
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_head_bytes = 32 * 1024;
   // Requests a connection may have waiting for their answer (pipelined);

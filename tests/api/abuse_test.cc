@@ -45,8 +45,7 @@ class RawConnection {
     char buf[65536];
     while (Clock::now() < deadline) {
       pollfd p{fd_, POLLIN, 0};
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
       if (::poll(&p, 1, static_cast<int>(std::max<long>(left, 1))) <= 0) continue;
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) return true;
@@ -96,8 +95,8 @@ class AbuseTest : public ApiTest {
   }
 
   std::string pipelined_gets(int n, const std::string& path) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tech_ +
-                      "\r\n\r\n";
+    std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tech_ + "\r\n\r\n";
     std::string out;
     for (int i = 0; i < n; ++i) out += req;
     return out;

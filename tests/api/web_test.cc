@@ -163,7 +163,8 @@ TEST_F(WebTest, AmbiguousFramingIsA400) {
 // is sent, and the connection closed.
 TEST_F(WebTest, AContentLengthOverTheLimitIsA413AtOnce) {
   HttpClient c(web_.port());
-  c.send_raw("POST /api/v1/clients HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n");
+  c.send_raw(
+      "POST /api/v1/clients HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n");
   auto res = c.read_response();
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 413);
@@ -262,9 +263,9 @@ TEST_F(WebTest, AQueryParameterGivenTwiceOrNotTakenIsA400) {
 // Two Idempotency-Key headers: which one would a proxy keep? Refused.
 TEST_F(WebTest, TwoIdempotencyKeysAreA400) {
   HttpClient c(web_.port());
-  auto res = c.request("POST", "/api/v1/clients", R"({"name":"x"})",
-                       {{"Idempotency-Key", "a"}, {"Idempotency-Key", "b"},
-                        {"Authorization", "Bearer whatever"}});
+  auto res = c.request(
+      "POST", "/api/v1/clients", R"({"name":"x"})",
+      {{"Idempotency-Key", "a"}, {"Idempotency-Key", "b"}, {"Authorization", "Bearer whatever"}});
   EXPECT_EQ(res.status, 400);
   EXPECT_EQ(res.json()["error"]["code"], "VALIDATION_ERROR");
 }

@@ -70,8 +70,8 @@ TEST(Framing, FramingTwoReadersCouldDisagreeOnIsRefused) {
         "Content-Length: +1\r\n", "Content-Length: -1\r\n", "Content-Length:\r\n",
         "Content-Length: 0x10\r\n", "Content-Length: 99999999999999999999999\r\n",
         "Transfer-Encoding: chunked\r\n", "transfer-encoding: identity\r\n",
-        "Transfer-Encoding : chunked\r\nContent-Length: 3\r\n",
-        "Content-Length : 3\r\n", "Host: y\r\n"}) {
+        "Transfer-Encoding : chunked\r\nContent-Length: 3\r\n", "Content-Length : 3\r\n",
+        "Host: y\r\n"}) {
     SCOPED_TRACE(head);
     const Frame f = frame_request("POST /a HTTP/1.1\r\nHost: x\r\n" + head + "\r\n");
     EXPECT_EQ(f.kind, Kind::kInvalid);
@@ -81,21 +81,21 @@ TEST(Framing, FramingTwoReadersCouldDisagreeOnIsRefused) {
 }
 
 TEST(Framing, MalformedHeadsAreRefused) {
-  for (const std::string req : {
-           "GET / HTTP/1.1\r\n\r\n",                            // HTTP/1.1 without Host
-           "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",  // a line without a colon
-           "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n",  // obs-fold
-           "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tfolded\r\n\r\n",
-           "GET / HTTP/1.1\nHost: x\r\n\r\n",                  // a bare LF
-           "GET / HTTP/1.1\r\nHost: x\n\n",                    // bare LFs only
-           "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n",          // a bare CR
-           "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",  // a control byte
-           "GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",      // a space in a name
-           "GET / HTTP/1.1\r\nHost: x\r\n: 1\r\n\r\n",         // no name
-           "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",               // two spaces
-           "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "GET / http/1.1\r\nHost: x\r\n\r\n",
-           "GET relative HTTP/1.1\r\nHost: x\r\n\r\n", "GET /#frag HTTP/1.1\r\nHost: x\r\n\r\n",
-           "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /\x80 HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+  for (const std::string req :
+       {"GET / HTTP/1.1\r\n\r\n",                                   // HTTP/1.1 without Host
+        "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",         // a line without a colon
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n",  // obs-fold
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tfolded\r\n\r\n",
+        "GET / HTTP/1.1\nHost: x\r\n\r\n",                   // a bare LF
+        "GET / HTTP/1.1\r\nHost: x\n\n",                     // bare LFs only
+        "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n",           // a bare CR
+        "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",  // a control byte
+        "GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",       // a space in a name
+        "GET / HTTP/1.1\r\nHost: x\r\n: 1\r\n\r\n",          // no name
+        "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",                // two spaces
+        "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "GET / http/1.1\r\nHost: x\r\n\r\n",
+        "GET relative HTTP/1.1\r\nHost: x\r\n\r\n", "GET /#frag HTTP/1.1\r\nHost: x\r\n\r\n",
+        "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /\x80 HTTP/1.1\r\nHost: x\r\n\r\n"}) {
     SCOPED_TRACE(req);
     const Frame f = frame_request(req);
     EXPECT_EQ(f.kind, Kind::kInvalid);
@@ -114,7 +114,8 @@ TEST(Framing, OversizedHeadsAndBodiesHaveTheirOwnStatus) {
   EXPECT_EQ(frame_request("GET / HTTP/1.1\r\nHost: x\r\nX: " + big, limits).status, 431);
   EXPECT_EQ(frame_request("GET / HTTP/1.1\r\nHost: x\r\nX: " + big + "\r\n\r\n", limits).status,
             431);
-  const Frame body = frame_request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", limits);
+  const Frame body =
+      frame_request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", limits);
   EXPECT_EQ(body.kind, Kind::kInvalid);
   EXPECT_EQ(body.status, 413);
   EXPECT_EQ(frame_request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", limits).kind,
@@ -148,8 +149,9 @@ TEST(Framing, AnAnswerIsItsStatusHeadersAndBody) {
   a.status = 204;
   a.body.clear();
   a.json = false;
-  EXPECT_EQ(serialize_answer(a, 1, false, false),
-            "HTTP/1.1 204 No Content\r\nConnection: Keep-Alive\r\nX-Request-Id: rInjected: 1\r\n\r\n");
+  EXPECT_EQ(
+      serialize_answer(a, 1, false, false),
+      "HTTP/1.1 204 No Content\r\nConnection: Keep-Alive\r\nX-Request-Id: rInjected: 1\r\n\r\n");
 }
 
 }  // namespace

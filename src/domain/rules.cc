@@ -16,7 +16,6 @@ const std::vector<std::string> kJobStatuses = {"draft",     "quoted",    "schedu
 const std::vector<std::string> kVisitStatuses = {"scheduled", "arrived", "in_progress",
                                                  "completed", "cancelled"};
 const std::vector<std::string> kPriorities = {"low", "normal", "high", "urgent"};
-const std::vector<std::string> kRoles = {"owner", "admin", "tech"};
 
 FieldSpec text(const char* name, bool required, std::size_t max = 500) {
   return FieldSpec{name, FieldType::kText, required, !required, max};

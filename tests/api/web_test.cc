@@ -1,6 +1,9 @@
 // fsm-web as a black box: a started binary on a free port, real PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -309,9 +312,23 @@ TEST_F(WebTest, SigtermStopsTheServerWithExitCodeZero) {
   EXPECT_TRUE(stopped_line);
 }
 
+// Not just any failure to start: exit code 2 and a log line that names the
+// missing setting.
 TEST(WebConfig, AMissingDatabaseUrlIsAClearStartupError) {
-  const std::map<std::string, std::string> env = {{"DATABASE_URL", ""}};
-  EXPECT_THROW(WebProcess{env}, std::runtime_error);
+  const std::string command =
+      "env -u DATABASE_URL PORT=0 " + testing::required_env("FSM_WEB_BIN") + " 2>&1";
+  FILE* out = ::popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string text;
+  char buf[4096];
+  while (const std::size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+  const int status = ::pclose(out);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const auto line = nlohmann::json::parse(text.substr(0, text.find('\n')));
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_EQ(line["msg"], "invalid configuration");
+  EXPECT_EQ(line["error"], "DATABASE_URL is required");
 }
 
 // The database goes away and comes back: health follows within its deadline,

@@ -293,9 +293,7 @@ struct Server::Shared {
         release(c);
         return false;
       case SendResult::kFailed:
-        finished();
-        end(c);
-        release(c);
+        abandon(c);
         return false;
       case SendResult::kBlocked:
         break;
@@ -307,9 +305,7 @@ struct Server::Shared {
       held_bytes.fetch_sub(rest);
       log::warn("connection closed: answers waiting for slow clients are over the budget",
                 {{"ip", c->peer_ip}});
-      finished();
-      end(c);
-      release(c);
+      abandon(c);
       return false;
     }
     {
@@ -350,6 +346,14 @@ struct Server::Shared {
     std::lock_guard lock(c->mu);
     c->ended = true;
     if (!c->busy) drop_queue_locked(*c);
+  }
+
+  // The owner of a connection's sequence drops the answer in hand and ends
+  // the connection (its client is gone, too slow, or over a budget).
+  void abandon(const std::shared_ptr<Connection>& c) {
+    finished();
+    end(c);
+    release(c);
   }
 
   // The owner of an ended connection's sequence lets it go.
@@ -415,7 +419,7 @@ struct Server::Shared {
                              {"status", res.status},
                              {"duration_ms", std::round(ms * 1000.0) / 1000.0},
                              {"ip", w.req.peer_ip}};
-    if (!w.req.raw_query.empty()) fields["query"] = loggable_query(w.req.raw_query);
+    if (!w.req.query.empty()) fields["query"] = loggable_query(w.req.query);
     if (res.status >= 400 && res.body.is_object() && res.body.contains("error")) {
       fields["code"] = res.body["error"].value("code", "");
     }
@@ -426,9 +430,9 @@ struct Server::Shared {
   }
 
   // The query string with the values of secret-looking parameters replaced.
-  static std::string loggable_query(const std::string& raw) {
+  static std::string loggable_query(const std::map<std::string, std::string>& query) {
     std::string out;
-    for (const auto& [name, value] : parse_query(raw)) {
+    for (const auto& [name, value] : query) {
       std::string lower = name;
       std::transform(lower.begin(), lower.end(), lower.begin(),
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
@@ -532,9 +536,7 @@ struct Server::Shared {
       }
       case SendResult::kFailed:
         unwatch(c);
-        finished();
-        end(c);
-        release(c);
+        abandon(c);
         return;
       case SendResult::kDone: {
         const bool close = c->close_after_out;
@@ -612,9 +614,7 @@ struct Server::Shared {
   void close_now(const std::shared_ptr<Connection>& c) {
     if (auto it = watched.find(c->fd); it != watched.end() && it->second == c) {
       unwatch(c);
-      finished();
-      end(c);
-      release(c);
+      abandon(c);
       return;
     }
     end(c);
@@ -753,11 +753,11 @@ class PistacheHandler : public P::Http::Handler {
     r.body = input.substr(size - head.content_length, head.content_length);
     r.request_id = request_id_for(r.header("x-request-id"));
     r.peer_ip = ip;
-    r.raw_query = std::move(head.query);
+
     w.minor_version = head.minor_version;
     w.close = head.close;
     std::vector<Issue> repeated;
-    for (auto& [name, value] : parse_query(r.raw_query)) {
+    for (auto& [name, value] : parse_query(head.query)) {
       if (r.query.count(name) != 0) {
         if (std::none_of(repeated.begin(), repeated.end(), [&](const Issue& i) {
               return std::get<std::string>(i.path.front()) == name;

@@ -22,7 +22,6 @@ struct Request {
   Method method = Method::kGet;
   std::string path;
   std::map<std::string, std::string> query;   // decoded; each name at most once
-  std::string raw_query;                      // as sent, for the access log
   std::map<std::string, std::string> params;  // from the route pattern
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;

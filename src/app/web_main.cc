@@ -17,7 +17,7 @@
 #include "events/pg_pool.h"
 #include "http/auth.h"
 #include "http/health.h"
-#include "http/resources.h"
+#include "http/api.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -151,8 +151,8 @@ int main() {
                    fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); })),
                fsm::http::Lane::kInline);
     auth.register_routes(router);
-    fsm::http::Resources resources(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());
-    resources.register_routes(router);
+    fsm::http::Api api(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());
+    api.register_routes(router);
 
     fsm::http::Server server(config.server, router);
     const auto port = server.start();

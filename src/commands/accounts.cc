@@ -2,25 +2,19 @@
 
 #include "commands/command_runner.h"
 #include "common/uuid.h"
-#include "domain/validation.h"
+#include "domain/account.h"
+#include "domain/user.h"
 #include "events/pg_auth_store.h"
 
 namespace fsm::commands {
 
 Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hasher,
                                       const NewAccount& input, const std::string& trace_id) {
-  using domain::FieldSpec;
-  using domain::FieldType;
-  static const std::vector<FieldSpec> specs = {
-      {"name", FieldType::kText, true, false, 200},
-      {"owner_email", FieldType::kEmail, true, false, 254},
-      {"owner_name", FieldType::kText, true, false, 200},
-      {"password", FieldType::kPassword, true, false}};
   auto fields = domain::validate_body({{"name", input.name},
                                        {"owner_email", input.owner_email},
                                        {"owner_name", input.owner_name},
                                        {"password", input.password}},
-                                      specs, domain::Mode::kCreate);
+                                      domain::account::create_fields(), domain::Mode::kCreate);
   if (!fields) return fields.error();
 
   const std::string password_hash = hasher.hash(input.password);  // before any transaction
@@ -29,17 +23,12 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
   pool.run([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     const auto account = append_and_project(
-        tx, actor, created.account_id, "account", 0,
-        {{"AccountCreated",
-          {{"account_id", created.account_id}, {"name", (*fields)["name"]}}}});
+        tx, actor, created.account_id, domain::account::kKind.stream_type, 0,
+        {domain::account::create((*fields)["name"], created.account_id)});
     const auto owner = append_and_project(
-        tx, actor, created.owner_id, "user", 0,
-        {{"UserCreated",
-          {{"account_id", created.account_id},
-           {"email", (*fields)["owner_email"]},
-           {"full_name", (*fields)["owner_name"]},
-           {"role", "owner"},
-           {"phone", nullptr}}}});
+        tx, actor, created.owner_id, domain::user::kKind.stream_type, 0,
+        {domain::user::create_owner((*fields)["owner_email"], (*fields)["owner_name"],
+                                    created.account_id)});
     if (!account || !owner) throw std::logic_error("fresh ids collided");
     events::PgAuthStore::set_password(tx, created.owner_id, password_hash);
     tx.commit();

@@ -42,6 +42,13 @@ events::AppendRequest append_request(const Actor& actor, const std::string& stre
   return req;
 }
 
+std::optional<Error> check_blockers(pqxx::work& tx, const Actor& actor, const Command& cmd) {
+  for (const auto& blocker : cmd.blockers) {
+    if (holds(tx, actor, blocker.relation, cmd.stream_id)) return blocker.error;
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> check_references(pqxx::work& tx, const Actor& actor,
                                       const std::vector<Reference>& refs) {
   for (const auto& ref : refs) {
@@ -126,6 +133,38 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
 
 }  // namespace
 
+Command creating(const domain::Kind& kind, domain::Creation creation) {
+  Command c;
+  c.stream_id = new_uuid();
+  c.stream_type = kind.stream_type;
+  c.creates = true;
+  c.creation = std::move(creation.event);
+  c.references = std::move(creation.references);
+  return c;
+}
+
+Command acting_on(const domain::Kind& kind, const Target& target) {
+  Command c;
+  c.stream_id = target.id;
+  c.stream_type = kind.stream_type;
+  c.if_match = target.if_match;
+  return c;
+}
+
+bool holds(pqxx::work& tx, const Actor& actor, const domain::Relation& relation,
+           const std::string& id) {
+  std::string sql = "SELECT 1 FROM " + projections::entity_table(relation.stream_type).table +
+                    " WHERE account_id = $1::uuid AND " + relation.column + " = $2::uuid";
+  std::vector<std::string> params = {actor.account_id, id};
+  if (!relation.statuses.empty()) {
+    std::string list;
+    for (const auto& s : relation.statuses) list += (list.empty() ? "" : ",") + s;
+    sql += " AND status = ANY(string_to_array($3, ','))";
+    params.push_back(list);
+  }
+  return !projections::exec_cached(tx, sql + " LIMIT 1", params).empty();
+}
+
 std::optional<std::vector<events::RecordedEvent>> append_and_project(
     pqxx::work& tx, const Actor& actor, const std::string& stream_id,
     const std::string& stream_type, int expected_version,
@@ -186,7 +225,14 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
                                         std::vector<domain::DomainEvent>{*cmd.creation})
                                   : cmd.decide(state, tx);
       if (!decided) return Result<Outcome>(decided.error());
+      if (cmd.relies_on) {
+        if (auto failed = check_references(tx, actor, cmd.relies_on(state))) {
+          return Result<Outcome>(std::move(*failed));
+        }
+      }
       if (decided->empty()) return Result<Outcome>(Outcome{state.version, {}});
+      if (auto blocked = check_blockers(tx, actor, cmd)) return Result<Outcome>(std::move(*blocked));
+      if (cmd.cascade) cmd.cascade(tx);
       try {
         std::string row;
         auto recorded = append_and_project(tx, actor, cmd.stream_id, cmd.stream_type,

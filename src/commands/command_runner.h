@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "domain/entity.h"
+#include "domain/aggregate.h"
 #include "domain/result.h"
 #include "events/event.h"
 #include "events/pg_pool.h"
@@ -40,19 +40,14 @@ struct Actor {
   std::optional<IdempotencyClaim> idempotency = std::nullopt;
 };
 
-// Another entity a command relies on (the client of a new job). The runner
-// share-locks its stream and row for the rest of the transaction, so it cannot
-// be deleted or changed before the command commits, and checks it.
-struct Reference {
-  std::string stream_type;  // "client"
+// Another entity a command relies on (domain/aggregate.h); the runner
+// share-locks its stream and row for the rest of the transaction and checks it.
+using Reference = domain::Reference;
+
+// An existing entity a command acts on: its id and the If-Match version, if sent.
+struct Target {
   std::string id;
-  Error missing;  // when the account has no such live entity
-  // Optionally, a column of its row (from code) that must equal / must not
-  // equal a value, else `mismatch`.
-  std::string column = "id";
-  std::optional<std::string> equals = std::nullopt;
-  std::optional<std::string> differs = std::nullopt;
-  Error mismatch = Error::of(ErrorCode::kValidation, "");
+  std::optional<int> if_match = std::nullopt;
 };
 
 struct Command {
@@ -65,6 +60,12 @@ struct Command {
   std::function<bool(const domain::EntityState&)> visible;
   // Checked (and locked) before deciding.
   std::vector<Reference> references;
+  // What the decision relies on, given the state (a patch's new property):
+  // checked and locked after a successful decision, before the append.
+  std::function<std::vector<Reference>(const domain::EntityState&)> relies_on;
+  // Rows of other aggregates that refuse a decision that changes something
+  // (a client with jobs is not deleted); checked after deciding.
+  std::vector<domain::Blocker> blockers;
   // A creation decided in advance (validated input, references above): the
   // runner then needs no `decide`, and without `after` or an idempotency key
   // it writes stream, event and read-table row in one autocommit statement.
@@ -74,6 +75,10 @@ struct Command {
   std::function<Result<std::vector<domain::DomainEvent>>(const domain::EntityState&,
                                                          pqxx::work& tx)>
       decide;
+  // Runs once the decision is checked, before its events are appended: the
+  // changes it brings to other streams first (a client's properties deleted
+  // with it).
+  std::function<void(pqxx::work& tx)> cascade;
   // Runs after the events are appended and projected, before commit.
   std::function<void(pqxx::work& tx, const std::vector<events::RecordedEvent>&)> after;
 };
@@ -85,6 +90,27 @@ struct Outcome {
 };
 
 inline constexpr int kMaxAttempts = 5;
+
+// A creation of `kind` under a fresh id, decided in advance.
+Command creating(const domain::Kind& kind, domain::Creation creation);
+// A command on the existing entity `target` of `kind`, conditional on If-Match when sent.
+Command acting_on(const domain::Kind& kind, const Target& target);
+
+// A command on `target` whose decision is the pure `decide(state)`.
+template <typename Decide>
+Command deciding(const domain::Kind& kind, const Target& target, Decide decide) {
+  Command c = acting_on(kind, target);
+  c.decide = [decide = std::move(decide)](const domain::EntityState& s,
+                                          pqxx::work&) -> Result<std::vector<domain::DomainEvent>> {
+    return decide(s);
+  };
+  return c;
+}
+
+// Whether `relation` holds for the entity `id` of the actor's account (a live
+// row of the relation's aggregate names it), read in `tx`.
+bool holds(pqxx::work& tx, const Actor& actor, const domain::Relation& relation,
+           const std::string& id);
 
 // Registers every prepared statement commands use (event store, projectors).
 void prepare(pqxx::connection& conn);

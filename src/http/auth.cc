@@ -199,9 +199,6 @@ Result<commands::Actor> Auth::authenticate(const Request& req) const {
   if (!s) return s.error();
   commands::Actor actor{s->user.account_id, s->user.user_id, s->user.role, req.request_id};
   logged_caller() = {actor.account_id, actor.user_id};
-  if (!req.idempotency_claim.empty()) {
-    actor.idempotency = commands::IdempotencyClaim{req.idempotency_key, req.idempotency_claim};
-  }
   return actor;
 }
 

@@ -41,12 +41,8 @@ std::string request_fingerprint(const Request& req) {
   return sha256_hex(text);
 }
 
-Idempotency::Idempotency(events::PgPool& pool, const Auth& auth, IdempotencyConfig config)
-    : pool_(pool), auth_(auth), config_(config) {}
-
-Handler Idempotency::wrap(Handler inner) {
-  return [this, inner = std::move(inner)](const Request& req) { return handle(req, inner); };
-}
+Idempotency::Idempotency(events::PgPool& pool, IdempotencyConfig config)
+    : pool_(pool), config_(config) {}
 
 Result<std::optional<std::string>> idempotency_key_of(const Request& req) {
   std::optional<std::string> key;
@@ -61,15 +57,12 @@ Result<std::optional<std::string>> idempotency_key_of(const Request& req) {
   return key;
 }
 
-Response Idempotency::handle(const Request& req, const Handler& inner) {
+Response Idempotency::handle(const Request& req, const std::string& user,
+                             const std::function<Response(const Request&)>& inner) {
   const auto given = idempotency_key_of(req);
   if (!given) return error_response(given.error(), req.request_id);
   const auto& key = *given;
   if (!key) return inner(req);
-  auto actor = auth_.authenticate(req);
-  if (!actor) return inner(req);  // answers 401; keys belong to users
-
-  const std::string user = actor->user_id;
   const std::string fingerprint = request_fingerprint(req);
   const std::string claim = new_uuid();
   events::IdempotencyRecord record;

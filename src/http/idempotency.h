@@ -6,9 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "events/pg_pool.h"
-#include "http/auth.h"
 #include "http/types.h"
 
 namespace fsm::http {
@@ -22,14 +22,16 @@ struct IdempotencyConfig {
 
 class Idempotency {
  public:
-  Idempotency(events::PgPool& pool, const Auth& auth, IdempotencyConfig config);
-  Handler wrap(Handler inner);
+  Idempotency(events::PgPool& pool, IdempotencyConfig config);
+
+  // Runs `inner` for the request of the authenticated user `user_id`, or
+  // answers for it under the request's Idempotency-Key. `inner` gets the
+  // request with the key's claim (idempotency_key, idempotency_claim).
+  Response handle(const Request& req, const std::string& user_id,
+                  const std::function<Response(const Request&)>& inner);
 
  private:
-  Response handle(const Request& req, const Handler& inner);
-
   events::PgPool& pool_;
-  const Auth& auth_;
   IdempotencyConfig config_;
   std::atomic<unsigned> claims_{0};
 };

@@ -10,7 +10,7 @@
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
 #include "common/uuid.h"
-#include "domain/rules.h"
+#include "domain/job.h"
 #include "events/pg_event_store.h"
 #include "projections/audit_projector.h"
 #include "projections/entity_projector.h"
@@ -58,7 +58,7 @@ class CommandsTest : public ::testing::Test {
     c.stream_type = "job";
     c.if_match = if_match;
     c.decide = [patch](const domain::EntityState& s, pqxx::work&) {
-      return domain::decide_job_patch(s, patch);
+      return domain::job::patch(s, patch);
     };
     return c;
   }

@@ -5,7 +5,7 @@
 #include <sodium.h>
 
 #include "common/uuid.h"
-#include "domain/rules.h"
+#include "domain/job.h"
 #include "events/pg_event_store.h"
 #include "support/test_env.h"
 
@@ -68,7 +68,7 @@ class EntityProjectorTest : public ::testing::Test {
 TEST_F(EntityProjectorTest, AJobsLifecycleIsProjectedInlineAndReplaysAreHarmless) {
   const auto id = new_uuid(), client = new_uuid();
   auto fields = domain::validate_body({{"client_id", client}, {"title", "Fix boiler"}},
-                                      domain::job_create_fields(), domain::Mode::kCreate);
+                                      domain::job::create_fields(), domain::Mode::kCreate);
   ASSERT_TRUE(fields.ok());
   json created = *fields;
   created["status"] = "draft";
@@ -85,12 +85,12 @@ TEST_F(EntityProjectorTest, AJobsLifecycleIsProjectedInlineAndReplaysAreHarmless
 
   domain::EntityState state;
   for (const auto& e : store_->read_stream(id)) domain::evolve(state, e.type, e.data, e.version);
-  auto patch = domain::decide_job_patch(state, {{"title", "Fix boiler valve"},
+  auto patch = domain::job::patch(state, {{"title", "Fix boiler valve"},
                                                 {"scheduled_start", "2026-12-01T09:00:00.000Z"}});
   ASSERT_TRUE(patch.ok());
   append(id, 1, *patch);
   for (const auto& e : store_->read_stream(id)) domain::evolve(state, e.type, e.data, e.version);
-  auto move = domain::decide_job_transition(state, "scheduled", false);
+  auto move = domain::job::transition(state, "scheduled", false);
   ASSERT_TRUE(move.ok());
   append(id, 2, *move);
 

@@ -3,7 +3,9 @@
 
 #include <set>
 
-#include "domain/rules.h"
+#include "domain/job.h"
+#include "domain/user.h"
+#include "domain/visit.h"
 
 namespace fsm::domain {
 namespace {
@@ -38,7 +40,7 @@ TEST(JobRules, EveryPairOfStatusesIsAllowedExactlyWhenTheContractSaysSo) {
   for (const auto& from : kJob) {
     for (const auto& to : kJob) {
       auto job = given("Job", {{"status", from}, {"title", "t"}});
-      auto result = decide_job_transition(job, to, /*invoice_references_job=*/true);
+      auto result = job::transition(job, to, /*invoice_references_job=*/true);
       const bool want = kJobAllowed.count({from, to}) > 0;
       ASSERT_EQ(result.ok(), want) << from << " -> " << to;
       if (want) {
@@ -58,15 +60,15 @@ TEST(JobRules, EveryPairOfStatusesIsAllowedExactlyWhenTheContractSaysSo) {
 
 TEST(JobRules, InvoicedNeedsAnInvoiceThatReferencesTheJob) {
   auto job = given("Job", {{"status", "completed"}});
-  auto refused = decide_job_transition(job, "invoiced", false);
+  auto refused = job::transition(job, "invoiced", false);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidTransition);
-  EXPECT_TRUE(decide_job_transition(job, "invoiced", true).ok());
+  EXPECT_TRUE(job::transition(job, "invoiced", true).ok());
 }
 
 TEST(JobRules, AnUnknownStatusIsAValidationError) {
   auto job = given("Job", {{"status", "draft"}});
-  auto r = decide_job_transition(job, "teleported", false);
+  auto r = job::transition(job, "teleported", false);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kValidation);
   EXPECT_EQ(std::get<std::string>(r.error().issues[0].path[0]), "status");
@@ -74,34 +76,34 @@ TEST(JobRules, AnUnknownStatusIsAValidationError) {
 
 TEST(JobRules, AnInvoicedJobIsImmutable) {
   auto job = given("Job", {{"status", "invoiced"}, {"title", "a"}});
-  auto r = decide_job_patch(job, {{"title", "b"}});
+  auto r = job::patch(job, {{"title", "b"}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kImmutableEntity);
 }
 
 TEST(JobRules, APatchRecordsOnlyWhatChangesWithThePreviousValues) {
   auto job = given("Job", {{"status", "draft"}, {"title", "a"}, {"priority", "normal"}});
-  auto r = decide_job_patch(job, {{"title", "b"}, {"priority", "normal"}});
+  auto r = job::patch(job, {{"title", "b"}, {"priority", "normal"}});
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].type, "JobUpdated");
   EXPECT_EQ((*r)[0].data["changes"], json({{"title", "b"}}));
   EXPECT_EQ((*r)[0].data["previous"], json({{"title", "a"}}));
-  EXPECT_TRUE(decide_job_patch(job, {{"title", "a"}})->empty()) << "a no-op patch appends nothing";
+  EXPECT_TRUE(job::patch(job, {{"title", "a"}})->empty()) << "a no-op patch appends nothing";
 }
 
 TEST(JobRules, ScheduleEndMustFollowStartAlsoAgainstTheStoredValue) {
   auto job = given("Job", {{"status", "draft"}, {"scheduled_start", "2026-12-01T10:00:00.000Z"},
                            {"scheduled_end", nullptr}});
-  auto r = decide_job_patch(job, {{"scheduled_end", "2026-12-01T09:00:00.000Z"}});
+  auto r = job::patch(job, {{"scheduled_end", "2026-12-01T09:00:00.000Z"}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kValidation);
-  EXPECT_TRUE(decide_job_patch(job, {{"scheduled_end", "2026-12-01T11:00:00.000Z"}}).ok());
+  EXPECT_TRUE(job::patch(job, {{"scheduled_end", "2026-12-01T11:00:00.000Z"}}).ok());
 }
 
 TEST(JobRules, OnlyADraftJobCanBeDeleted) {
   for (const auto& status : kJob) {
-    auto r = decide_job_delete(given("Job", {{"status", status}}));
+    auto r = job::remove(given("Job", {{"status", status}}));
     EXPECT_EQ(r.ok(), status == "draft") << status;
     if (r.ok()) {
       EXPECT_EQ((*r)[0].type, "JobDeleted");
@@ -114,7 +116,7 @@ TEST(VisitRules, EveryPairOfStatusesIsAllowedExactlyWhenTheContractSaysSo) {
   for (const auto& from : kVisit) {
     for (const auto& to : kVisit) {
       auto visit = given("Visit", {{"status", from}, {"assigned_user_id", "u1"}});
-      auto r = decide_visit_transition(visit, to, nullptr, now);
+      auto r = visit::transition(visit, to, nullptr, now);
       const bool want = kVisitAllowed.count({from, to}) > 0;
       ASSERT_EQ(r.ok(), want) << from << " -> " << to;
       if (!want) {
@@ -127,12 +129,12 @@ TEST(VisitRules, EveryPairOfStatusesIsAllowedExactlyWhenTheContractSaysSo) {
 TEST(VisitRules, ArrivingNeedsAnAssigneeAndSetsArrivedAt) {
   const std::string now = "2026-11-28T09:30:00.000Z";
   auto unassigned = given("Visit", {{"status", "scheduled"}, {"assigned_user_id", nullptr}});
-  auto refused = decide_visit_transition(unassigned, "arrived", nullptr, now);
+  auto refused = visit::transition(unassigned, "arrived", nullptr, now);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidTransition);
 
   auto visit = given("Visit", {{"status", "scheduled"}, {"assigned_user_id", "u1"}});
-  auto r = decide_visit_transition(visit, "arrived", "gate code 1234", now);
+  auto r = visit::transition(visit, "arrived", "gate code 1234", now);
   ASSERT_TRUE(r.ok());
   evolve(visit, (*r)[0].type, (*r)[0].data, 2);
   EXPECT_EQ(visit.str("status"), "arrived");
@@ -142,7 +144,7 @@ TEST(VisitRules, ArrivingNeedsAnAssigneeAndSetsArrivedAt) {
 
 TEST(VisitRules, CompletingSetsCompletedAt) {
   auto visit = given("Visit", {{"status", "in_progress"}, {"assigned_user_id", "u1"}});
-  auto r = decide_visit_transition(visit, "completed", nullptr, "2026-11-28T10:00:00.000Z");
+  auto r = visit::transition(visit, "completed", nullptr, "2026-11-28T10:00:00.000Z");
   ASSERT_TRUE(r.ok());
   evolve(visit, (*r)[0].type, (*r)[0].data, 2);
   EXPECT_EQ(visit.str("completed_at"), "2026-11-28T10:00:00.000Z");
@@ -150,41 +152,41 @@ TEST(VisitRules, CompletingSetsCompletedAt) {
 
 TEST(VisitRules, AFinishedVisitOnlyTakesNotes) {
   auto visit = given("Visit", {{"status", "completed"}, {"tech_notes", nullptr}});
-  EXPECT_TRUE(decide_visit_patch(visit, {{"tech_notes", "left spare filter"}}).ok());
-  auto r = decide_visit_patch(visit, {{"scheduled_start", "2026-12-01T10:00:00.000Z"}});
+  EXPECT_TRUE(visit::patch(visit, {{"tech_notes", "left spare filter"}}, "admin").ok());
+  auto r = visit::patch(visit, {{"scheduled_start", "2026-12-01T10:00:00.000Z"}}, "admin");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kImmutableEntity);
 }
 
 TEST(UserRules, AdminsMayNotTouchTheOwnerAndNobodyRemovesIt) {
   auto owner = given("User", {{"role", "owner"}, {"full_name", "O"}});
-  auto by_admin = decide_user_patch(owner, {{"full_name", "X"}}, "admin");
+  auto by_admin = user::patch(owner, {{"full_name", "X"}}, "admin");
   ASSERT_FALSE(by_admin.ok());
   EXPECT_EQ(by_admin.error().code, ErrorCode::kForbidden);
-  EXPECT_TRUE(decide_user_patch(owner, {{"full_name", "X"}}, "owner").ok());
-  EXPECT_FALSE(decide_user_patch(owner, {{"role", "admin"}}, "owner").ok());
-  auto removal = decide_user_delete(owner, "someone", "owner-id");
+  EXPECT_TRUE(user::patch(owner, {{"full_name", "X"}}, "owner").ok());
+  EXPECT_FALSE(user::patch(owner, {{"role", "admin"}}, "owner").ok());
+  auto removal = user::remove(owner, "someone", "owner-id");
   ASSERT_FALSE(removal.ok());
   EXPECT_EQ(removal.error().code, ErrorCode::kForbidden);
 }
 
 TEST(UserRules, ThePasswordNeverEntersAnEvent) {
   auto tech = given("User", {{"role", "tech"}, {"full_name", "T"}});
-  auto r = decide_user_patch(tech, {{"password", "new secret 123"}, {"full_name", "T2"}}, "owner");
+  auto r = user::patch(tech, {{"password", "new secret 123"}, {"full_name", "T2"}}, "owner");
   ASSERT_TRUE(r.ok());
   // The name change, then the fact that the password changed: no secret in either.
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].type, "UserUpdated");
   EXPECT_EQ((*r)[1].type, "UserPasswordChanged");
   for (const auto& e : *r) EXPECT_EQ(e.data.dump().find("secret"), std::string::npos);
-  auto only_password = decide_user_patch(tech, {{"password", "new secret 123"}}, "owner");
+  auto only_password = user::patch(tech, {{"password", "new secret 123"}}, "owner");
   ASSERT_TRUE(only_password.ok());
   ASSERT_EQ(only_password->size(), 1u);
   EXPECT_EQ((*only_password)[0].type, "UserPasswordChanged");
 }
 
 TEST(Validation, ReportsEveryProblemWithItsPath) {
-  auto r = validate_body({{"title", 5}, {"bogus", 1}, {"priority", "meh"}}, job_create_fields(),
+  auto r = validate_body({{"title", 5}, {"bogus", 1}, {"priority", "meh"}}, job::create_fields(),
                          Mode::kCreate);
   ASSERT_FALSE(r.ok());
   std::set<std::string> paths;
@@ -196,7 +198,7 @@ TEST(Validation, NormalisesAndFillsAbsentOptionalFields) {
   auto r = validate_body({{"client_id", "0189D6F2-8A3B-7C4D-9E5F-0A1B2C3D4E5F"},
                           {"title", "  Fix boiler  "},
                           {"scheduled_start", "2026-12-01T11:00:00+01:00"}},
-                         job_create_fields(), Mode::kCreate);
+                         job::create_fields(), Mode::kCreate);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)["client_id"], "0189d6f2-8a3b-7c4d-9e5f-0a1b2c3d4e5f");
   EXPECT_EQ((*r)["title"], "Fix boiler");
@@ -206,11 +208,11 @@ TEST(Validation, NormalisesAndFillsAbsentOptionalFields) {
 }
 
 TEST(Validation, PatchRefusesNullForRequiredFieldsAndEmptyBodies) {
-  EXPECT_FALSE(validate_body({{"title", nullptr}}, job_patch_fields(), Mode::kPatch).ok());
-  EXPECT_TRUE(validate_body({{"description", nullptr}}, job_patch_fields(), Mode::kPatch).ok());
-  EXPECT_FALSE(validate_body(json::object(), job_patch_fields(), Mode::kPatch).ok());
+  EXPECT_FALSE(validate_body({{"title", nullptr}}, job::patch_fields(), Mode::kPatch).ok());
+  EXPECT_TRUE(validate_body({{"description", nullptr}}, job::patch_fields(), Mode::kPatch).ok());
+  EXPECT_FALSE(validate_body(json::object(), job::patch_fields(), Mode::kPatch).ok());
   EXPECT_FALSE(validate_body({{"client_id", "0189d6f2-8a3b-7c4d-9e5f-0a1b2c3d4e5f"}},
-                             job_patch_fields(), Mode::kPatch)
+                             job::patch_fields(), Mode::kPatch)
                    .ok());
 }
 
@@ -263,13 +265,13 @@ TEST(Validation, DuplicateKeysAreRefusedWithTheirPath) {
 TEST(Validation, EmailsAndPasswords) {
   EXPECT_TRUE(validate_body({{"email", "Ann@Example.COM"}, {"full_name", "Ann"}, {"role", "tech"},
                              {"password", "long enough"}},
-                            user_create_fields(), Mode::kCreate)
+                            user::create_fields(), Mode::kCreate)
                   .ok());
   for (const char* bad : {"ann", "ann@", "@x.io", "a@b", "a b@c.io", "a@@c.io"}) {
-    EXPECT_FALSE(validate_body({{"email", bad}}, user_patch_fields(), Mode::kPatch).ok()) << bad;
+    EXPECT_FALSE(validate_body({{"email", bad}}, user::patch_fields(), Mode::kPatch).ok()) << bad;
   }
-  EXPECT_FALSE(validate_body({{"password", "short"}}, user_patch_fields(), Mode::kPatch).ok());
-  EXPECT_FALSE(validate_body({{"role", "owner"}}, user_patch_fields(), Mode::kPatch).ok());
+  EXPECT_FALSE(validate_body({{"password", "short"}}, user::patch_fields(), Mode::kPatch).ok());
+  EXPECT_FALSE(validate_body({{"role", "owner"}}, user::patch_fields(), Mode::kPatch).ok());
 }
 
 }  // namespace

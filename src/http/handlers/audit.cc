@@ -6,7 +6,7 @@
 #include "common/uuid.h"
 #include "domain/entity.h"
 #include "events/pg_event_store.h"
-#include "http/resources.h"
+#include "http/api.h"
 
 namespace fsm::http {
 namespace {
@@ -39,17 +39,14 @@ const ListOptions& audit_list() {
 }
 
 
-}  // namespace
-
 // The log in an order that never skips: (transaction id, position), and only
 // transactions older than every one still running, exactly as replays read
 // it. Positions alone would not do: a transaction may commit a lower position
 // after a higher one is visible. The cursor is still a position, the last one
 // the caller received; its transaction id is looked up to resume after it.
-Response Resources::list_events(const Request& req) {
-  auto who = caller(req, kOffice);
-  if (auto* r = std::get_if<Response>(&who)) return *r;
-  const auto& actor = std::get<commands::Actor>(who);
+Result<Response> list_events(const Call& c) {
+  const Request& req = c.req;
+  const auto& actor = c.actor;
   std::vector<Issue> issues;
   long long after = 0, limit = 100;
   std::vector<std::string> params = {actor.account_id};
@@ -84,13 +81,10 @@ Response Resources::list_events(const Request& req) {
       issues.push_back({{key}, "unknown query parameter"});
     }
   }
-  if (!issues.empty()) {
-    return error_response(Error::validation(std::move(issues), "invalid query parameters"),
-                          req.request_id);
-  }
+  if (!issues.empty()) return Error::validation(std::move(issues), "invalid query parameters");
   params.push_back(std::to_string(after));
   const std::string cursor = projections::placeholder(params.size());
-  auto rows = pool_.run([&](pqxx::connection& conn) -> std::optional<pqxx::result> {
+  auto rows = c.pool.run([&](pqxx::connection& conn) -> std::optional<pqxx::result> {
     pqxx::nontransaction tx(conn);
     // Its own two parameters: the filters' placeholders are not in this one.
     if (after > 0 && projections::exec_cached(tx,
@@ -113,11 +107,7 @@ Response Resources::list_events(const Request& req) {
             " ORDER BY e.tx_id, e.global_position LIMIT " + std::to_string(limit),
         params);
   });
-  if (!rows) {
-    return error_response(
-        Error::validation({{{"after"}, "must be a position this log gave you (next_after)"}}),
-        req.request_id);
-  }
+  if (!rows) return Error::validation({{{"after"}, "must be a position this log gave you (next_after)"}});
   std::string data = "[";
   long long next = after;
   for (const auto& row : *rows) {
@@ -131,10 +121,10 @@ Response Resources::list_events(const Request& req) {
 
 // Pages like /events: `after` (the last position received, 0 for the start)
 // and `limit` (1..1000, default 100); `next_after` resumes.
-Response Resources::history(const Request& req, const std::string& stream_type) {
-  auto t = target(req, kOffice);
-  if (auto* r = std::get_if<Response>(&t)) return *r;
-  const auto& [actor, id, if_match] = std::get<Target>(t);
+Result<Response> history(const Call& c, const std::string& stream_type) {
+  const Request& req = c.req;
+  const auto& actor = c.actor;
+  FSM_TRY(const auto id, c.id());
   std::vector<Issue> issues;
   long long after = 0, limit = 100;
   for (const auto& [key, value] : req.query) {
@@ -154,11 +144,8 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
       issues.push_back({{key}, "unknown query parameter"});
     }
   }
-  if (!issues.empty()) {
-    return error_response(Error::validation(std::move(issues), "invalid query parameters"),
-                          req.request_id);
-  }
-  auto events = pool_.run([&](pqxx::connection& conn) {
+  if (!issues.empty()) return Error::validation(std::move(issues), "invalid query parameters");
+  auto events = c.pool.run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
     return events::PgEventStore::read_stream_in(tx, id, std::nullopt);
   });
@@ -166,7 +153,7 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
   // A deleted entity keeps its history.
   if (events.empty() || events.front().stream_type != stream_type ||
       events.front().metadata.value("account_id", json()) != json(actor.account_id)) {
-    return not_found(req);
+    return not_found();
   }
   // A stream's positions grow with its versions: the page is the events past
   // `after`, which must be one of this stream's positions (or 0).
@@ -175,9 +162,7 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
     from = std::find_if(events.begin(), events.end(),
                         [after](const auto& e) { return e.position == after; });
     if (from == events.end()) {
-      return error_response(
-          Error::validation({{{"after"}, "must be a position this history gave you (next_after)"}}),
-          req.request_id);
+      return Error::validation({{{"after"}, "must be a position this history gave you (next_after)"}});
     }
     ++from;
   }
@@ -190,12 +175,12 @@ Response Resources::history(const Request& req, const std::string& stream_type) 
   return Response::json(200, {{"data", std::move(data)}, {"next_after", next}});
 }
 
-void Resources::register_audit_routes(Router& router) {
-  add(router, Method::kGet, "/api/v1/events", [this](const Request& r) { return list_events(r); });
-  add(router, Method::kGet, "/api/v1/audit-log", [this](const Request& r) {
-    auto who = caller(r, kOffice);
-    if (auto* res = std::get_if<Response>(&who)) return *res;
-    return list_table(r, std::get<commands::Actor>(who), audit_table(), audit_list());
+}  // namespace
+
+void audit_routes(Api& api) {
+  api.get("/api/v1/events", kOffice, list_events);
+  api.get("/api/v1/audit-log", kOffice, [&api](const Call& c) {
+    return api.list_table(c, c.req, audit_table(), audit_list());
   });
   for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
            {"jobs", "job"},
@@ -205,8 +190,8 @@ void Resources::register_audit_routes(Router& router) {
            {"estimates", "estimate"},
            {"invoices", "invoice"},
            {"users", "user"}}) {
-    add(router, Method::kGet, "/api/v1/" + path + "/:id/history",
-        [this, type = type](const Request& r) { return history(r, type); });
+    api.get("/api/v1/" + path + "/:id/history", kOffice,
+            [type = type](const Call& c) { return history(c, type); });
   }
 }
 

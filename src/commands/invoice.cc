@@ -35,21 +35,15 @@ namespace estimate {
 namespace rules = domain::estimate;
 
 Result<Outcome> create(const Context& ctx, const nlohmann::json& fields) {
-  auto creation = rules::create(fields, ctx.actor.account_id);
-  if (!creation) return creation.error();
-  return run(ctx, creating(rules::kKind, std::move(creation).value()));
+  return run_creation(ctx, rules::kKind, rules::create(fields, ctx.actor.account_id));
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {
-  auto cmd = deciding(rules::kKind, target, [&](const auto& s) { return rules::patch(s, patch); });
-  cmd.relies_on = [&](const auto& s) { return rules::patch_references(s, patch); };
-  return run(ctx, cmd);
+  return run_patch(ctx, rules::kKind, target, patch, rules::patch, rules::patch_references);
 }
 
 Result<Outcome> transition(const Context& ctx, const Target& target, const std::string& to) {
-  const std::string now = now_text();
-  return run(ctx, deciding(rules::kKind, target,
-                           [&](const auto& s) { return rules::transition(s, to, now); }));
+  return run_transition(ctx, rules::kKind, target, to, rules::transition);
 }
 
 // Exactly one invoice per estimate: the conversion runs on the estimate's
@@ -101,15 +95,11 @@ Result<Outcome> create(const Context& ctx, const nlohmann::json& fields) {
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {
-  auto cmd = deciding(rules::kKind, target, [&](const auto& s) { return rules::patch(s, patch); });
-  cmd.relies_on = [&](const auto& s) { return rules::patch_references(s, patch); };
-  return run(ctx, cmd);
+  return run_patch(ctx, rules::kKind, target, patch, rules::patch, rules::patch_references);
 }
 
 Result<Outcome> transition(const Context& ctx, const Target& target, const std::string& to) {
-  const std::string now = now_text();
-  return run(ctx, deciding(rules::kKind, target,
-                           [&](const auto& s) { return rules::transition(s, to, now); }));
+  return run_transition(ctx, rules::kKind, target, to, rules::transition);
 }
 
 Result<Outcome> record_payment(const Context& ctx, const Target& target,

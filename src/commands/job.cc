@@ -10,15 +10,11 @@ namespace job {
 namespace rules = domain::job;
 
 Result<Outcome> create(const Context& ctx, const nlohmann::json& fields) {
-  auto creation = rules::create(fields, ctx.actor.account_id);
-  if (!creation) return creation.error();
-  return run(ctx, creating(rules::kKind, std::move(creation).value()));
+  return run_creation(ctx, rules::kKind, rules::create(fields, ctx.actor.account_id));
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {
-  auto cmd = deciding(rules::kKind, target, [&](const auto& s) { return rules::patch(s, patch); });
-  cmd.relies_on = [&](const auto& s) { return rules::patch_references(s, patch); };
-  return run(ctx, cmd);
+  return run_patch(ctx, rules::kKind, target, patch, rules::patch, rules::patch_references);
 }
 
 Result<Outcome> transition(const Context& ctx, const Target& target, const std::string& to) {
@@ -53,9 +49,7 @@ Command on_visible(const Context& ctx, const Target& target) {
 
 Result<Outcome> create(const Context& ctx, const std::string& job_id,
                        const nlohmann::json& fields) {
-  auto creation = rules::create(fields, job_id, ctx.actor.account_id);
-  if (!creation) return creation.error();
-  return run(ctx, creating(rules::kKind, std::move(creation).value()));
+  return run_creation(ctx, rules::kKind, rules::create(fields, job_id, ctx.actor.account_id));
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {

@@ -27,6 +27,24 @@ inline Result<Outcome> run(const Context& ctx, const Command& command) {
   return run(ctx.pool, ctx.actor, command);
 }
 
+// The shapes most commands share, for the aggregates' command functions.
+// A creation the aggregate decided, or its refusal.
+Result<Outcome> run_creation(const Context& ctx, const domain::Kind& kind,
+                             Result<domain::Creation> creation);
+// A patch: the aggregate's decision, and the entities it then relies on.
+using PatchRule = Result<domain::Events> (*)(const domain::EntityState&, const nlohmann::json&);
+using PatchReferences = std::vector<domain::Reference> (*)(const domain::EntityState&,
+                                                           const nlohmann::json&);
+Result<Outcome> run_patch(const Context& ctx, const domain::Kind& kind, const Target& target,
+                          const nlohmann::json& patch, PatchRule decide,
+                          PatchReferences relies_on);
+// A transition decided at the current time.
+using TransitionRule = Result<domain::Events> (*)(const domain::EntityState&, const std::string& to,
+                                                  const std::string& now);
+Result<Outcome> run_transition(const Context& ctx, const domain::Kind& kind,
+                               const Target& target, const std::string& to,
+                               TransitionRule decide);
+
 namespace client {
 Result<Outcome> create(const Context& ctx, const nlohmann::json& fields);
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch);

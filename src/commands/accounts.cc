@@ -26,8 +26,10 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
   const std::string password_hash = hasher.hash(input.password);  // before any transaction
   CreatedAccount created{new_uuid(), new_uuid()};
   Actor actor{created.account_id, "", "system", trace_id};
+  int calls = 0;
   pool.run([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
+    ++calls;
     const auto account = append_and_project(
         tx, actor, created.account_id, "account", 0,
         {{"AccountCreated",
@@ -40,7 +42,13 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
            {"full_name", (*fields)["owner_name"]},
            {"role", "owner"},
            {"phone", nullptr}}}});
-    if (!account || !owner) throw std::logic_error("fresh ids collided");
+    if (!account || !owner) {
+      // Fresh ids collide with nothing but an earlier attempt of this call
+      // that the pool repeated: its COMMIT was sent, its answer lost, and the
+      // whole account committed.
+      if (calls > 1 && load(tx, created.account_id).exists) return;
+      throw std::logic_error("fresh ids collided");
+    }
     events::PgAuthStore::set_password(tx, created.owner_id, password_hash);
     tx.commit();
   });

@@ -24,8 +24,43 @@ domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_i
 
 namespace {
 
-events::AppendRequest append_request(const Actor& actor, const std::string& stream_id,
-                                     const std::string& stream_type, int expected_version,
+// The ids of one command invocation: the command's own (the causation id of
+// its events) and its events'. Decided once, outside the function the pool
+// may run twice, so every attempt writes the same ids and an attempt can find
+// what an earlier one committed.
+class CommandIds {
+ public:
+  const std::string& command_id() const { return command_id_; }
+  // The id of the invocation's `i`th event, made on first use: attempts may
+  // decide different numbers of events.
+  const std::string& event_id(std::size_t i) {
+    while (event_ids_.size() <= i) event_ids_.push_back(new_uuid());
+    return event_ids_[i];
+  }
+  // The events stored under this invocation's ids (they come from one
+  // attempt: the first that commits ends the invocation).
+  std::vector<events::RecordedEvent> recorded(pqxx::transaction_base& tx) const {
+    if (event_ids_.empty()) return {};
+    std::string ids;
+    for (const auto& id : event_ids_) ids += (ids.empty() ? "{" : ",") + id;
+    const auto rows = projections::exec_cached(
+        tx,
+        std::string("SELECT ") + events::PgEventStore::event_columns() +
+            " FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY events.global_position",
+        {ids + "}"});
+    std::vector<events::RecordedEvent> out;
+    for (const auto& row : rows) out.push_back(events::PgEventStore::from_row(row));
+    return out;
+  }
+
+ private:
+  std::string command_id_ = new_uuid();
+  std::vector<std::string> event_ids_;
+};
+
+events::AppendRequest append_request(const Actor& actor, CommandIds& ids,
+                                     const std::string& stream_id, const std::string& stream_type,
+                                     int expected_version,
                                      const std::vector<domain::DomainEvent>& evs) {
   events::AppendRequest req;
   req.stream_id = stream_id;
@@ -35,10 +70,11 @@ events::AppendRequest append_request(const Actor& actor, const std::string& stre
   req.metadata.actor_id = actor.user_id;
   req.metadata.trace_id = actor.trace_id;
   // One command, one id: it causes these events and names the conversation.
-  const std::string command_id = new_uuid();
-  req.metadata.causation_id = command_id;
-  req.metadata.correlation_id = actor.trace_id.empty() ? command_id : actor.trace_id;
-  for (const auto& e : evs) req.events.push_back({new_uuid(), e.type, 1, e.data});
+  req.metadata.causation_id = ids.command_id();
+  req.metadata.correlation_id = actor.trace_id.empty() ? ids.command_id() : actor.trace_id;
+  for (std::size_t i = 0; i < evs.size(); ++i) {
+    req.events.push_back({ids.event_id(i), evs[i].type, 1, evs[i].data});
+  }
   return req;
 }
 
@@ -47,6 +83,50 @@ std::optional<Error> check_blockers(pqxx::work& tx, const Actor& actor, const Co
     if (holds(tx, actor, blocker.relation, cmd.stream_id)) return blocker.error;
   }
   return std::nullopt;
+}
+
+// A command's outcome given its recorded events, with the entity's row as it
+// now is in its read table.
+Outcome outcome_of(pqxx::transaction_base& tx, const Actor& actor, const Command& cmd,
+                   std::vector<events::RecordedEvent> recorded) {
+  Outcome out{recorded.back().version, std::move(recorded)};
+  if (const auto* table = projections::entity_table_for(cmd.stream_type)) {
+    out.row = projections::read_entity(tx, *table, actor.account_id, cmd.stream_id).value_or("");
+  }
+  return out;
+}
+
+// What an earlier attempt of this invocation committed, if anything: the
+// pool runs an attempt again when the connection broke, also after the
+// COMMIT was sent (its outcome unknown). Deciding again on a state that
+// already holds the change would apply it twice (a second payment), or refuse
+// it as a conflict with itself.
+std::optional<Outcome> committed_before(pqxx::transaction_base& tx, const Actor& actor,
+                                        const Command& cmd, const CommandIds& ids) {
+  auto recorded = ids.recorded(tx);
+  if (recorded.empty()) return std::nullopt;
+  return outcome_of(tx, actor, cmd, std::move(recorded));
+}
+
+// Appends under the invocation's ids and projects. A deduplicated append (an
+// earlier attempt's events, committed while this one ran) is returned as is,
+// not projected again. nullopt on a version conflict.
+std::optional<events::AppendResult> append_with_ids(pqxx::work& tx, const Actor& actor,
+                                                    CommandIds& ids, const std::string& stream_id,
+                                                    const std::string& stream_type,
+                                                    int expected_version,
+                                                    const std::vector<domain::DomainEvent>& evs,
+                                                    std::string* row) {
+  const auto req = append_request(actor, ids, stream_id, stream_type, expected_version, evs);
+  auto outcome = events::PgEventStore::append_in(tx, req);
+  auto* ok = std::get_if<events::AppendResult>(&outcome);
+  if (!ok) return std::nullopt;
+  if (ok->deduplicated) return std::move(*ok);
+  for (const auto& e : ok->events) {
+    auto written = projections::apply_projections(tx, e);
+    if (row) *row = written.value_or("");
+  }
+  return std::move(*ok);
 }
 
 std::optional<Error> check_references(pqxx::work& tx, const Actor& actor,
@@ -66,11 +146,12 @@ std::optional<Error> check_references(pqxx::work& tx, const Actor& actor,
 // references are share-locked and checked, and the stream row, the event and
 // the read-table row are inserted, by one INSERT ... WITH. nullopt when it
 // wrote nothing (a reference failed, or the id exists): the general path then
-// runs and says why.
+// runs and says why. Repeated by the pool after a lost answer, it first looks
+// for its event, which the first statement may have committed.
 std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor& actor,
-                                               const Command& cmd) {
+                                               const Command& cmd, CommandIds& ids) {
   const auto& table = projections::entity_table(cmd.stream_type);
-  const auto req = append_request(actor, cmd.stream_id, cmd.stream_type, 0, {*cmd.creation});
+  const auto req = append_request(actor, ids, cmd.stream_id, cmd.stream_type, 0, {*cmd.creation});
   std::vector<std::string> params = events::PgEventStore::append_params(req);  // $1..$7
   auto param = [&params](const std::string& value) {
     params.push_back(value);
@@ -108,27 +189,32 @@ std::optional<Outcome> create_in_one_statement(events::PgPool& pool, const Actor
       " ON CONFLICT (id) DO NOTHING) SELECT a.global_position, a.tx_id::text, a.stream_version,"
       " (extract(epoch FROM a.recorded_at) * 1000000)::bigint, (SELECT row_json FROM projected)"
       " FROM appended a";
-  auto rows = pool.run([&](pqxx::connection& conn) {
-    try {
-      pqxx::nontransaction tx(conn);
-      return projections::exec_cached(tx, sql, params);
-    } catch (const pqxx::unique_violation&) {
-      return pqxx::result();  // the general path reports it
+  int calls = 0;
+  return pool.run([&](pqxx::connection& conn) -> std::optional<Outcome> {
+    pqxx::nontransaction tx(conn);
+    if (++calls > 1) {
+      if (auto done = committed_before(tx, actor, cmd, ids)) return done;
     }
+    pqxx::result rows;
+    try {
+      rows = projections::exec_cached(tx, sql, params);
+    } catch (const pqxx::unique_violation&) {
+      return std::nullopt;  // the general path reports it
+    }
+    if (rows.empty() || rows[0][4].is_null()) return std::nullopt;
+    events::RecordedEvent e;
+    e.position = rows[0][0].as<std::int64_t>();
+    e.tx_id = std::stoull(rows[0][1].c_str());
+    e.version = rows[0][2].as<int>();
+    e.recorded_at = from_unix_micros(rows[0][3].as<std::int64_t>());
+    e.event_id = req.events[0].event_id;
+    e.stream_id = cmd.stream_id;
+    e.stream_type = cmd.stream_type;
+    e.type = cmd.creation->type;
+    e.data = cmd.creation->data;
+    e.metadata = req.metadata.to_json();
+    return Outcome{1, {std::move(e)}, rows[0][4].c_str()};
   });
-  if (rows.empty() || rows[0][4].is_null()) return std::nullopt;
-  events::RecordedEvent e;
-  e.position = rows[0][0].as<std::int64_t>();
-  e.tx_id = std::stoull(rows[0][1].c_str());
-  e.version = rows[0][2].as<int>();
-  e.recorded_at = from_unix_micros(rows[0][3].as<std::int64_t>());
-  e.event_id = req.events[0].event_id;
-  e.stream_id = cmd.stream_id;
-  e.stream_type = cmd.stream_type;
-  e.type = cmd.creation->type;
-  e.data = cmd.creation->data;
-  e.metadata = req.metadata.to_json();
-  return Outcome{1, {std::move(e)}, rows[0][4].c_str()};
 }
 
 }  // namespace
@@ -169,15 +255,11 @@ std::optional<std::vector<events::RecordedEvent>> append_and_project(
     pqxx::work& tx, const Actor& actor, const std::string& stream_id,
     const std::string& stream_type, int expected_version,
     const std::vector<domain::DomainEvent>& evs, std::string* row) {
-  const auto req = append_request(actor, stream_id, stream_type, expected_version, evs);
-  auto outcome = events::PgEventStore::append_in(tx, req);
-  auto* ok = std::get_if<events::AppendResult>(&outcome);
-  if (!ok) return std::nullopt;
-  for (const auto& e : ok->events) {
-    auto written = projections::apply_projections(tx, e);
-    if (row) *row = written.value_or("");
-  }
-  return ok->events;
+  CommandIds ids;
+  auto appended =
+      append_with_ids(tx, actor, ids, stream_id, stream_type, expected_version, evs, row);
+  if (!appended) return std::nullopt;
+  return std::move(appended->events);
 }
 
 void prepare(pqxx::connection& conn) {
@@ -189,20 +271,30 @@ void prepare(pqxx::connection& conn) {
 }
 
 Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd) {
+  CommandIds ids;
   if (cmd.creates && cmd.creation && !cmd.after && !actor.idempotency &&
       !projections::entity_table(cmd.stream_type).line_items) {
-    if (auto done = create_in_one_statement(pool, actor, cmd)) return std::move(*done);
+    if (auto done = create_in_one_statement(pool, actor, cmd, ids)) return std::move(*done);
   }
+  int calls = 0;  // of the function below: repeated by the pool, and by this loop
   for (int attempt = 1;; ++attempt) {
     auto result = pool.run([&](pqxx::connection& conn) -> std::optional<Result<Outcome>> {
       pqxx::work tx(conn);
+      const bool again = ++calls > 1;
       // Commands on one entity queue on its stream row; the version check at
       // append time remains the guarantee (and covers concurrent creation).
       // A creation under a fresh id has nothing to lock or load the first
       // time; if its append loses, the retry looks.
       domain::EntityState state;
-      if (!cmd.creates || attempt > 1) {
+      if (!cmd.creates || again) {
         events::PgEventStore::lock_stream(tx, cmd.stream_id);
+        // Under the lock, so an earlier attempt's commit still in progress
+        // has ended.
+        if (again) {
+          if (auto done = committed_before(tx, actor, cmd, ids)) {
+            return Result<Outcome>(std::move(*done));
+          }
+        }
         state = load(tx, cmd.stream_id);
       }
       if (cmd.creates) {
@@ -235,10 +327,16 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
       if (cmd.cascade) cmd.cascade(tx);
       try {
         std::string row;
-        auto recorded = append_and_project(tx, actor, cmd.stream_id, cmd.stream_type,
-                                           state.version, *decided, &row);
-        if (!recorded) return std::nullopt;  // lost a race: decide again
-        if (cmd.after) cmd.after(tx, *recorded);
+        auto appended = append_with_ids(tx, actor, ids, cmd.stream_id, cmd.stream_type,
+                                        state.version, *decided, &row);
+        if (!appended) return std::nullopt;  // lost a race: decide again
+        if (appended->deduplicated) {
+          // An earlier attempt's creation, whose commit ended only after
+          // this attempt looked (a new stream has no row to lock).
+          return Result<Outcome>(outcome_of(tx, actor, cmd, std::move(appended->events)));
+        }
+        auto& recorded = appended->events;
+        if (cmd.after) cmd.after(tx, recorded);
         if (actor.idempotency &&
             !events::PgIdempotencyStore::mark_committed(tx, actor.user_id, actor.idempotency->key,
                                                         actor.idempotency->claim_id)) {
@@ -247,7 +345,7 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
         }
         tx.commit();
         return Result<Outcome>(
-            Outcome{recorded->back().version, std::move(*recorded), std::move(row)});
+            Outcome{recorded.back().version, std::move(recorded), std::move(row)});
       } catch (const pqxx::unique_violation&) {
         // A read table's unique index refused the result (e.g. an email
         // already used in the account); nothing was stored.

@@ -9,6 +9,13 @@
 // creations of one stream), the command re-decides against the new state, at
 // most kMaxAttempts times. No update is lost, and none is applied to a state it
 // was not decided on.
+//
+// In-doubt commits: the pool runs an attempt again when its connection broke,
+// also while COMMIT was in flight. A command's event ids and causation id are
+// made once per run(), so a repeated attempt first looks for its events; if an
+// earlier attempt committed them, run() answers that outcome (its version and
+// events, the entity's current row) instead of deciding again. No change is
+// applied twice, and none is refused as a conflict with itself.
 #pragma once
 
 #include <functional>
@@ -115,14 +122,18 @@ bool holds(pqxx::work& tx, const Actor& actor, const domain::Relation& relation,
 // Registers every prepared statement commands use (event store, projectors).
 void prepare(pqxx::connection& conn);
 
+// Each call is one command, with ids of its own: a request the client sends
+// again is decided again (an Idempotency-Key is what prevents that).
 Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& command);
 
 // Folds a stream into its state, in `tx`.
 domain::EntityState load(pqxx::transaction_base& tx, const std::string& stream_id);
 
-// Appends `events` to a stream in `tx` and projects them; used by run() and by
-// commands that write several streams in one transaction (account creation).
-// Returns nullopt on a version conflict. `row`, if given, receives the
+// Appends `events` to a stream in `tx` and projects them, for commands that
+// write several streams in one transaction (account creation). The event ids
+// are fresh on every call: a caller run by PgPool::run must itself recognise
+// what an earlier, in-doubt attempt committed. Returns nullopt on a version
+// conflict. `row`, if given, receives the
 // entity's row as the last projected event left it ("" if none was written).
 std::optional<std::vector<events::RecordedEvent>> append_and_project(
     pqxx::work& tx, const Actor& actor, const std::string& stream_id,

@@ -80,11 +80,11 @@ class PgPool {
 
   Lease acquire();
 
-  // Runs `fn(connection&)`. A connection that breaks is discarded and `fn` is
-  // retried once on a fresh one, so `fn` must be safe to repeat (reads, and
-  // appends, which the event log deduplicates by event_id); the same holds for a
-  // commit whose outcome is unknown. Throws
-  // DbUnavailable when the database cannot be reached.
+  // Runs `fn(connection&)`. A connection that breaks is discarded and `fn` runs
+  // once more on a fresh one, also after a COMMIT whose answer was lost (it may
+  // have committed). So `fn` must be safe to repeat: a read, or a write that makes
+  // its ids outside `fn` and first finds what it already did (commands::run).
+  // Throws DbUnavailable when the database cannot be reached.
   template <typename Fn>
   auto run(Fn&& fn) {
     for (int attempt = 0;; ++attempt) {
@@ -100,8 +100,8 @@ class PgPool {
         if (lease.cut()) throw DbUnavailable("the database did not answer within the deadline");
         if (attempt >= 1) throw DbUnavailable(std::string("database connection lost: ") + e.what());
       } catch (const pqxx::in_doubt_error& e) {
-        // The commit's outcome is unknown. Repeating is safe for the same
-        // reason as above: a committed append is found again by its event_ids.
+        // The commit's outcome is unknown: the repeated `fn` must find out
+        // whether it committed (see above).
         lease.discard();
         if (lease.cut()) throw DbUnavailable("the database did not answer within the deadline");
         if (attempt >= 1) throw DbUnavailable(std::string("commit outcome unknown: ") + e.what());

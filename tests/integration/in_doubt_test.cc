@@ -9,7 +9,7 @@
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
 #include "common/uuid.h"
-#include "domain/rules.h"
+#include "domain/job.h"
 #include "events/pg_idempotency_store.h"
 #include "support/tcp_proxy.h"
 #include "support/test_env.h"
@@ -51,7 +51,7 @@ class InDoubtTest : public ::testing::Test {
     c.stream_type = "job";
     c.if_match = if_match;
     c.decide = [](const domain::EntityState& s, pqxx::work&) {
-      return domain::decide_job_patch(s, {{"title", s.str("title") + "!"}});
+      return domain::job::patch(s, {{"title", s.str("title") + "!"}});
     };
     return c;
   }

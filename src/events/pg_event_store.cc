@@ -157,9 +157,13 @@ const std::pair<std::string, std::string>& read_all_statement(PgEventStore::Hori
     for (const bool finished : {true, false}) {
       for (unsigned bits = 0; bits < (1u << kConditionCount); ++bits) {
         std::string name = finished ? "fsm_read_all" : "fsm_read_visible";
-        std::string sql = "SELECT " + kEvent.select_list() +
-                          " FROM events WHERE (events.tx_id, events.global_position)"
-                          " > ($1::text::xid8, $2::bigint)";
+        // Appended piecewise: `"..." + std::string` trips GCC 12's -Wrestrict
+        // false positive at -O3.
+        std::string sql = "SELECT ";
+        sql += kEvent.select_list();
+        sql +=
+            " FROM events WHERE (events.tx_id, events.global_position)"
+            " > ($1::text::xid8, $2::bigint)";
         if (finished) sql += " AND events.tx_id < pg_snapshot_xmin(pg_current_snapshot())";
         std::size_t param = 3;
         for (unsigned i = 0; i < kConditionCount; ++i) {
@@ -168,7 +172,10 @@ const std::pair<std::string, std::string>& read_all_statement(PgEventStore::Hori
           condition.replace(condition.find('$') + 1, 0, std::to_string(++param));
           sql += condition;
         }
-        if (bits) name += "_" + std::to_string(bits);
+        if (bits) {
+          name += '_';
+          name += std::to_string(bits);
+        }
         sql += " ORDER BY events.tx_id, events.global_position LIMIT $3::int";
         out.emplace_back(std::move(name), std::move(sql));
       }

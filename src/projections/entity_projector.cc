@@ -1,8 +1,5 @@
 #include "projections/entity_projector.h"
 
-#include <algorithm>
-#include <stdexcept>
-
 #include "common/time.h"
 #include "domain/entity.h"
 

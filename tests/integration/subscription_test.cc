@@ -108,8 +108,10 @@ class SubscriptionTest : public ::testing::Test {
 };
 
 // T1 appends and stays open across polls while writers commit after it:
-// nothing passes it, and once it commits its event comes first; every event
-// arrives once, in (tx_id, position) order, and the checkpoint is the last.
+// nothing passes it. Once it commits, its event comes first, and with the
+// writers still going every event arrives once, in (tx_id, position) order.
+// (T1 holds back every gap-safe reader of the cluster, other tests' too: it
+// stays open only as long as the first writers take.)
 TEST_F(SubscriptionTest, ConcurrentWritersAndATransactionHeldOpenAcrossPolls) {
   Subscription sub(*pool_, "mailer", recorder("mailer"), 7);
   pqxx::connection c1(db_.url());
@@ -118,39 +120,46 @@ TEST_F(SubscriptionTest, ConcurrentWritersAndATransactionHeldOpenAcrossPolls) {
   const auto held = request(new_uuid());
   ASSERT_TRUE(std::holds_alternative<AppendResult>(PgEventStore::append_in(*t1, held)));
 
-  constexpr int kWriters = 4, kPerWriter = 15;
+  constexpr int kWriters = 4, kWhileHeld = 3, kAfter = 12;
   std::set<std::string> written = {held.events[0].event_id};
   std::mutex written_mu;
-  std::atomic<int> writers_done{0};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&, w] {
-      auto pool = make_pool();
-      PgEventStore store(*pool);
-      for (int i = 0; i < kPerWriter; ++i) {
-        const auto req = request(new_uuid());
-        // Some stay open a while before committing.
-        store.append(req, [&](pqxx::work& tx, const auto&) {
-          if ((i + w) % 4 == 0) tx.exec("SELECT pg_sleep(0.002)");
-        });
-        std::lock_guard lock(written_mu);
-        written.insert(req.events[0].event_id);
-      }
-      ++writers_done;
-    });
-  }
+  std::atomic<int> writing{0};
+  auto start_writers = [&](int each) {
+    std::vector<std::thread> writers;
+    writing = kWriters;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w, each] {
+        auto pool = make_pool();
+        PgEventStore store(*pool);
+        for (int i = 0; i < each; ++i) {
+          const auto req = request(new_uuid());
+          // Some stay open a while before committing.
+          store.append(req, [&](pqxx::work& tx, const auto&) {
+            if ((i + w) % 4 == 0) tx.exec("SELECT pg_sleep(0.002)");
+          });
+          std::lock_guard lock(written_mu);
+          written.insert(req.events[0].event_id);
+        }
+        --writing;
+      });
+    }
+    return writers;
+  };
   // Polling while they write, and once more after: T1 holds everything back.
+  auto writers = start_writers(kWhileHeld);
   std::size_t early = 0;
-  while (writers_done < kWriters) early += sub.poll();
+  while (writing > 0) early += sub.poll();
+  for (auto& t : writers) t.join();
   early += sub.poll();
   EXPECT_EQ(early, 0u) << "an event committed after T1 began came through while T1 was open";
   EXPECT_EQ(sub.checkpoint(), Checkpoint{});
-  for (auto& t : writers) t.join();
 
   t1->commit();
   t1.reset();
-  const std::size_t total = 1 + kWriters * kPerWriter;
+  writers = start_writers(kAfter);
+  const std::size_t total = 1 + kWriters * (kWhileHeld + kAfter);
   EXPECT_EQ(poll_until(sub, total), total);
+  for (auto& t : writers) t.join();
   EXPECT_EQ(sub.poll(), 0u) << "nothing more after everything";
 
   const auto ids = call_ids();

@@ -4,6 +4,7 @@
 
 #include "common/time.h"
 #include "common/uuid.h"
+#include "events/event_columns.h"
 #include "events/pg_auth_store.h"
 #include "events/pg_event_store.h"
 #include "events/pg_idempotency_store.h"
@@ -45,11 +46,11 @@ class CommandIds {
     for (const auto& id : event_ids_) ids += (ids.empty() ? "{" : ",") + id;
     const auto rows = projections::exec_cached(
         tx,
-        std::string("SELECT ") + events::PgEventStore::event_columns() +
+        "SELECT " + events::EventColumns::all().select_list("events") +
             " FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY events.global_position",
         {ids + "}"});
     std::vector<events::RecordedEvent> out;
-    for (const auto& row : rows) out.push_back(events::PgEventStore::from_row(row));
+    for (const auto& row : rows) out.push_back(events::EventColumns::all().decode(row));
     return out;
   }
 

@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,7 @@ struct NewEvent {
 };
 
 // A position in the log as a catch-up reader sees it. Events are read in
-// (tx_id, position) order; see EventStore::read_all.
+// (tx_id, position) order; see PgEventStore::read_all_in.
 struct Checkpoint {
   std::uint64_t tx_id = 0;
   std::int64_t position = 0;

@@ -1,31 +1,20 @@
 #include "events/pg_event_store.h"
 
-#include <charconv>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
+#include <utility>
+
+#include "events/event_columns.h"
 
 namespace fsm::events {
 namespace {
 
-// Columns every read returns, in this order (see to_recorded).
-//
-// Every cast column gets an alias of its own. SQL resolves an ORDER BY name to
-// an output column before a table column, so `tx_id::text` left with its
-// default name `tx_id` made `ORDER BY tx_id` sort as text ('1001' < '989'):
-// catch-up batches came back out of order and readers skipped or repeated
-// events whenever transaction ids crossed a digit boundary. ORDER BY clauses
-// below are also qualified with the table name for the same reason.
-constexpr const char* kEventColumns =
-    "global_position, tx_id::text AS tx_id_text, event_id::text AS event_id_text, "
-    "stream_id::text AS stream_id_text, stream_type, stream_version, event_type, "
-    "schema_version, data::text AS data_text, metadata::text AS metadata_text, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_at_us";
-
-// What an append reads back: only what the database assigned; the rest of
-// each RecordedEvent is already in the request.
-constexpr const char* kAssignedColumns =
-    "global_position, tx_id::text AS tx_id_text, stream_version, "
-    "(extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_at_us";
+const EventColumns kEvent = EventColumns::all();
+// What an append reads back: the rest of each RecordedEvent is in the request.
+const EventColumns kAssigned = EventColumns::assigned();
+// Where an event is in the log's order.
+const EventColumns kPositionAndTx(EventColumns::kPosition | EventColumns::kTxId);
 
 // The events to append travel as one jsonb array parameter (libpqxx 6.4 has no
 // array parameters); `ord` gives each its place in the batch.
@@ -48,10 +37,11 @@ std::string append_existing_sql() {
          " RETURNING version) "
          "INSERT INTO events (event_id, stream_id, stream_type, stream_version, event_type,"
          " schema_version, data, metadata, account_id) "
-         "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, i.data,"
+         "SELECT i.event_id, $1::uuid, $2::text, $3::int + i.ord, i.event_type, i.schema_version, "
+         "i.data,"
          " $6::jsonb, NULLIF($7::text, '')::uuid FROM input i CROSS JOIN bumped ORDER BY i.ord "
          "RETURNING " +
-         kAssignedColumns;
+         kAssigned.select_list();
 }
 
 // A new stream: inserting its row claims it. When another transaction creates
@@ -72,38 +62,13 @@ std::string new_stream_sql(const std::string& gate, const std::string& returning
 }
 
 std::string append_new_sql() {
-  return "WITH " + new_stream_sql("true", kAssignedColumns) + " SELECT * FROM appended";
-}
-
-std::uint64_t parse_u64(std::string_view text) {
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    throw std::runtime_error("bad xid8 from database");
-  }
-  return v;
-}
-
-RecordedEvent to_recorded(const pqxx::row& r) {
-  RecordedEvent e;
-  e.position = r[0].as<std::int64_t>();
-  e.tx_id = parse_u64(r[1].c_str());
-  e.event_id = r[2].c_str();
-  e.stream_id = r[3].c_str();
-  e.stream_type = r[4].c_str();
-  e.version = r[5].as<int>();
-  e.type = r[6].c_str();
-  e.schema_version = r[7].as<int>();
-  e.data = nlohmann::json::parse(r[8].c_str());
-  e.metadata = nlohmann::json::parse(r[9].c_str());
-  e.recorded_at = from_unix_micros(r[10].as<std::int64_t>());
-  return e;
+  return "WITH " + new_stream_sql("true", kAssigned.select_list()) + " SELECT * FROM appended";
 }
 
 std::vector<RecordedEvent> to_recorded(const pqxx::result& rows) {
   std::vector<RecordedEvent> out;
   out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(to_recorded(r));
+  for (const auto& r : rows) out.push_back(kEvent.decode(r));
   return out;
 }
 
@@ -149,39 +114,99 @@ std::optional<AppendOutcome> resolve_no_write(pqxx::transaction_base& tx, const 
   return ConcurrencyConflict{req.stream_id, req.expected_version, actual};
 }
 
+// The conditions of `filter` that are set, as bits (kReadConditions order),
+// with their values appended to `params`.
+unsigned filter_conditions(const EventFilter& f, std::vector<std::string>& params) {
+  unsigned bits = 0;
+  auto add = [&](unsigned bit, std::string value) {
+    bits |= bit;
+    params.push_back(std::move(value));
+  };
+  if (!f.account_id.empty()) add(1u << 0, f.account_id);
+  if (!f.stream_id.empty()) add(1u << 1, f.stream_id);
+  if (!f.event_type.empty()) add(1u << 2, f.event_type);
+  if (f.recorded_from) add(1u << 3, std::to_string(to_unix_micros(*f.recorded_from)));
+  if (f.recorded_before) add(1u << 4, std::to_string(to_unix_micros(*f.recorded_before)));
+  return bits;
+}
+
+// The SQL of each filter condition, by bit; `$` stands for its parameter.
+// Instants travel as microseconds since the epoch: exact.
+constexpr const char* kReadConditions[] = {
+    " AND events.account_id = $::uuid",
+    " AND events.stream_id = $::uuid",
+    " AND events.event_type = $::text",
+    " AND events.recorded_at >= 'epoch'::timestamptz + $::bigint * interval '1 microsecond'",
+    " AND events.recorded_at < 'epoch'::timestamptz + $::bigint * interval '1 microsecond'",
+};
+constexpr unsigned kConditionCount = std::size(kReadConditions);
+
+// The read of the log in order, one prepared statement (name, SQL) per
+// horizon and combination of filter conditions, built once.
+//
+// kFinished reads only transactions older than every running one: their
+// events are all visible (or rolled back) and no later commit can sort before
+// them. kVisible reads everything the transaction's snapshot sees, in the
+// same order: for a reader whose snapshot is fixed (verify) or that has
+// excluded every writer.
+const std::pair<std::string, std::string>& read_all_statement(PgEventStore::Horizon horizon,
+                                                              unsigned conditions) {
+  using Statements = std::vector<std::pair<std::string, std::string>>;
+  static const Statements all = [] {
+    Statements out;
+    for (const bool finished : {true, false}) {
+      for (unsigned bits = 0; bits < (1u << kConditionCount); ++bits) {
+        std::string name = finished ? "fsm_read_all" : "fsm_read_visible";
+        // Appended piecewise: `"..." + std::string` trips GCC 12's -Wrestrict
+        // false positive at -O3.
+        std::string sql = "SELECT ";
+        sql += kEvent.select_list();
+        sql +=
+            " FROM events WHERE (events.tx_id, events.global_position)"
+            " > ($1::text::xid8, $2::bigint)";
+        if (finished) sql += " AND events.tx_id < pg_snapshot_xmin(pg_current_snapshot())";
+        std::size_t param = 3;
+        for (unsigned i = 0; i < kConditionCount; ++i) {
+          if (!(bits & (1u << i))) continue;
+          std::string condition = kReadConditions[i];
+          condition.replace(condition.find('$') + 1, 0, std::to_string(++param));
+          sql += condition;
+        }
+        if (bits) {
+          name += '_';
+          name += std::to_string(bits);
+        }
+        sql += " ORDER BY events.tx_id, events.global_position LIMIT $3::int";
+        out.emplace_back(std::move(name), std::move(sql));
+      }
+    }
+    return out;
+  }();
+  const std::size_t first = horizon == PgEventStore::Horizon::kFinished ? 0 : 1u << kConditionCount;
+  return all[first + conditions];
+}
+
 }  // namespace
 
 PgEventStore::PgEventStore(PgPool& pool) : pool_(pool) {}
-
-const char* PgEventStore::event_columns() { return kEventColumns; }
-RecordedEvent PgEventStore::from_row(const pqxx::row& row) { return to_recorded(row); }
 
 void PgEventStore::prepare(pqxx::connection& conn) {
   conn.prepare("fsm_append_existing", append_existing_sql());
   conn.prepare("fsm_append_new", append_new_sql());
   conn.prepare("fsm_events_by_ids",
-               std::string("SELECT ") + kEventColumns +
+               "SELECT " + kEvent.select_list() +
                    " FROM events WHERE event_id IN"
                    " (SELECT (x->>'event_id')::uuid FROM jsonb_array_elements($1::jsonb) x)"
                    " ORDER BY events.global_position");
   conn.prepare("fsm_stream_version", "SELECT version FROM streams WHERE stream_id = $1");
+  conn.prepare("fsm_checkpoint_at",
+               "SELECT " + kPositionAndTx.select_list() +
+                   " FROM events WHERE global_position = $1::bigint"
+                   " AND ($2::text = '' OR account_id = NULLIF($2::text, '')::uuid)");
   conn.prepare("fsm_lock_stream", "SELECT 1 FROM streams WHERE stream_id = $1 FOR UPDATE");
-  conn.prepare("fsm_read_stream", std::string("SELECT ") + kEventColumns +
+  conn.prepare("fsm_read_stream", "SELECT " + kEvent.select_list() +
                                       " FROM events WHERE stream_id = $1 AND stream_version <= $2"
                                       " ORDER BY events.stream_version");
-  // Only transactions older than every running one are read: their events are
-  // all visible (or rolled back) and no later commit can sort before them.
-  conn.prepare("fsm_read_all",
-               std::string("SELECT ") + kEventColumns +
-                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
-                   " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                   " ORDER BY events.tx_id, events.global_position LIMIT $3");
-  // Everything the transaction's snapshot sees, in the same order: for a
-  // reader whose snapshot is fixed (verify) or that has excluded every writer.
-  conn.prepare("fsm_read_visible",
-               std::string("SELECT ") + kEventColumns +
-                   " FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)"
-                   " ORDER BY events.tx_id, events.global_position LIMIT $3");
 }
 
 AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRequest& req) {
@@ -207,11 +232,7 @@ AppendOutcome PgEventStore::append_in(pqxx::transaction_base& tx, const AppendRe
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
     const auto& in = req.events[i];
-    RecordedEvent e;
-    e.position = row[0].as<std::int64_t>();
-    e.tx_id = parse_u64(row[1].c_str());
-    e.version = row[2].as<int>();
-    e.recorded_at = from_unix_micros(row[3].as<std::int64_t>());
+    RecordedEvent e = kAssigned.decode(row);
     e.event_id = in.event_id;
     e.stream_id = req.stream_id;
     e.stream_type = req.stream_type;
@@ -299,12 +320,16 @@ std::vector<RecordedEvent> PgEventStore::read_stream(const std::string& stream_i
 }
 
 ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit,
-                                       Horizon horizon) {
+                                       Horizon horizon, const EventFilter& filter) {
   if (limit <= 0) throw std::invalid_argument("limit must be > 0");
+  std::vector<std::string> params = {std::to_string(after.tx_id), std::to_string(after.position),
+                                     std::to_string(limit)};
+  const unsigned conditions = filter_conditions(filter, params);
+  const auto& [name, sql] = read_all_statement(horizon, conditions);
+  tx.conn().prepare(name,
+                    sql);  // once per connection: a redefinition with the same text is ignored
   ReadAllBatch batch;
-  batch.events = to_recorded(tx.exec_prepared(
-      horizon == Horizon::kFinished ? "fsm_read_all" : "fsm_read_visible",
-      std::to_string(after.tx_id), after.position, limit));
+  batch.events = to_recorded(tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params)));
   // The query guarantees both; a violation would deliver an event twice or
   // skip one, so it is a loud failure, never a silent one.
   Checkpoint prev = after;
@@ -320,6 +345,14 @@ ReadAllBatch PgEventStore::read_all_in(pqxx::transaction_base& tx, Checkpoint af
   }
   batch.next = prev;
   return batch;
+}
+
+std::optional<Checkpoint> PgEventStore::checkpoint_at(pqxx::transaction_base& tx,
+                                                      std::int64_t position,
+                                                      const std::string& account_id) {
+  const auto rows = tx.exec_prepared("fsm_checkpoint_at", position, account_id);
+  if (rows.empty()) return std::nullopt;
+  return kPositionAndTx.decode(rows[0]).checkpoint();
 }
 
 ReadAllBatch PgEventStore::read_all(Checkpoint after, int limit) {

@@ -1,15 +1,41 @@
-// The PostgreSQL event store (libpqxx). All of its SQL is here.
+// The event log on PostgreSQL (libpqxx). All of its SQL is here.
+//
+// Guarantees:
+//  - append is atomic per call, and checks `expected_version` while holding the
+//    stream's lock: a mismatch is a ConcurrencyConflict, never an overwrite or a
+//    duplicate version;
+//  - appending an event whose event_id is already stored (in the same stream,
+//    at the same place) writes nothing and returns the original result;
+//  - read_all never returns an event while an earlier-ordered one may still
+//    commit, so a reader that checkpoints what it got never skips an event.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <pqxx/pqxx>
+#include <string>
+#include <variant>
+#include <vector>
 
-#include "events/event_store.h"
+#include "common/time.h"
+#include "events/event.h"
 #include "events/pg_pool.h"
 
 namespace fsm::events {
 
-class PgEventStore final : public EventStore {
+using AppendOutcome = std::variant<AppendResult, ConcurrencyConflict>;
+
+// Which events a read of the log returns: those matching every condition
+// given (an empty member matches all).
+struct EventFilter {
+  std::string account_id;
+  std::string stream_id;
+  std::string event_type;
+  std::optional<Timestamp> recorded_from;    // recorded_at >= this
+  std::optional<Timestamp> recorded_before;  // recorded_at < this
+};
+
+class PgEventStore {
  public:
   // Called inside the append's transaction after the events are written and
   // before commit: inline projections go here, so the read tables and the log
@@ -22,11 +48,14 @@ class PgEventStore final : public EventStore {
   // Registers this store's prepared statements on a connection.
   static void prepare(pqxx::connection& conn);
 
-  AppendOutcome append(const AppendRequest& request) override;
+  AppendOutcome append(const AppendRequest& request);
   AppendOutcome append(const AppendRequest& request, const InTransaction& in_tx);
+  // Events of one stream, oldest first, optionally only up to a version.
   std::vector<RecordedEvent> read_stream(const std::string& stream_id,
-                                         std::optional<int> up_to_version = {}) override;
-  ReadAllBatch read_all(Checkpoint after, int limit) override;
+                                         std::optional<int> up_to_version = {});
+  // Up to `limit` committed events after `after`, in (tx_id, position) order
+  // (read_all_in with kFinished).
+  ReadAllBatch read_all(Checkpoint after, int limit);
 
   // The building blocks, for callers that compose their own transaction.
   // append_in returns a conflict without writing when the version does not
@@ -49,16 +78,20 @@ class PgEventStore final : public EventStore {
   static std::vector<RecordedEvent> read_stream_in(pqxx::transaction_base& tx,
                                                    const std::string& stream_id,
                                                    std::optional<int> up_to_version);
-  // The columns of an event row (a SELECT list over `events`) and the event
-  // such a row holds, for readers that write their own query.
-  static const char* event_columns();
-  static RecordedEvent from_row(const pqxx::row& row);
+  // The log in (tx_id, position) order after `after`, up to `limit` events
+  // that match `filter` (`next` is the last one's checkpoint). The one read
+  // of the log in order: subscriptions, /events and `fsmctl events tail`.
   // kFinished: only transactions older than every running one (gap-safe for
   // a reader that follows the log); kVisible: all the snapshot sees (for a
   // fixed snapshot, or when every writer is locked out).
   enum class Horizon { kFinished, kVisible };
   static ReadAllBatch read_all_in(pqxx::transaction_base& tx, Checkpoint after, int limit,
-                                  Horizon horizon = Horizon::kFinished);
+                                  Horizon horizon = Horizon::kFinished,
+                                  const EventFilter& filter = {});
+  // The checkpoint of the event at `position`, to resume a read after it;
+  // nullopt when there is none (in `account_id`'s events, when not empty).
+  static std::optional<Checkpoint> checkpoint_at(pqxx::transaction_base& tx, std::int64_t position,
+                                                 const std::string& account_id = "");
 
  private:
   PgPool& pool_;

@@ -1,17 +1,16 @@
 #include "projections/audit_projector.h"
 
+#include "projections/tables.h"
+
 namespace fsm::projections {
 
 std::string insert_audit_sql(const std::string& from, const std::string& e) {
-  return "INSERT INTO audit_log (id, account_id, entity_type, entity_id, action, actor_id,"
-         " old_value, new_value, event_type, event_position, trace_id, created_at)"
-         " SELECT ar.id, ar.account_id, ar.entity_type, ar.entity_id, ar.action, ar.actor_id,"
-         " ar.old_value, ar.new_value, ar.event_type, ar.event_position, ar.trace_id,"
-         " ar.created_at"
-         " FROM " +
-         from + " CROSS JOIN LATERAL audit_log_row(" + e + ".event_id, " + e + ".stream_type, " +
-         e + ".stream_id, " + e + ".event_type, " + e + ".data, " + e + ".metadata, " + e +
-         ".global_position, " + e + ".recorded_at) ar";
+  // audit_log_row's result columns are the table's (schema_test checks it).
+  const auto columns = stored_columns(audit_log_table());
+  return "INSERT INTO " + audit_log_table().table + " (" + column_list(columns) + ") SELECT " +
+         column_list(columns, "ar.") + " FROM " + from + " CROSS JOIN LATERAL audit_log_row(" + e +
+         ".event_id, " + e + ".stream_type, " + e + ".stream_id, " + e + ".event_type, " + e +
+         ".data, " + e + ".metadata, " + e + ".global_position, " + e + ".recorded_at) ar";
 }
 
 void prepare_audit_projector(pqxx::connection& conn) {

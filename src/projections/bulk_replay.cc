@@ -11,17 +11,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "events/pg_event_store.h"
+#include "events/event_columns.h"
 #include "projections/entity_projector.h"
 
 namespace fsm::projections {
 namespace {
 
 using nlohmann::json;
-
-const std::vector<std::string> kPaymentColumns = {"id",           "account_id", "invoice_id",
-                                                  "amount_cents", "method",     "received_at",
-                                                  "notes",        "created_at", kPositionColumn};
 
 // COPY's text format: backslash, newline, carriage return and tab escaped.
 void append_escaped(std::string& out, std::string_view text) {
@@ -70,12 +66,8 @@ const CopyColumns& copy_columns(const EntityTable& t) {
     std::map<const EntityTable*, CopyColumns> m;
     for (const auto& e : entity_tables()) {
       auto& c = m[&e];
-      c.row = {"id", kPositionColumn};
-      c.row.insert(c.row.end(), e.columns.begin(), e.columns.end());
-      if (e.line_items) {
-        c.lines = {"id", "account_id", e.line_items->parent_column};
-        c.lines.insert(c.lines.end(), e.line_items->columns.begin(), e.line_items->columns.end());
-      }
+      c.row = stored_columns(e);
+      if (e.line_items) c.lines = stored_columns(*e.line_items);
     }
     return m;
   }();
@@ -145,7 +137,8 @@ class StreamFold {
         out_.add(li.table, copy_columns(*table_).lines, item);
       }
     }
-    for (const auto& p : payments_) out_.add("payments", kPaymentColumns, p);
+    static const auto kPaymentColumns = stored_columns(payments_table());
+    for (const auto& p : payments_) out_.add(payments_table().table, kPaymentColumns, p);
     row_.reset();
     lines_.reset();
     payments_.clear();
@@ -210,22 +203,13 @@ class StreamFold {
 
 // What the fold reads of an event: the projector's decisions use the
 // metadata's account_id only, so the rest of it is neither sent nor parsed.
-constexpr const char* kFoldColumns =
-    "global_position, stream_id::text, stream_type, stream_version, event_type, data::text,"
-    " metadata->>'account_id', (extract(epoch FROM recorded_at) * 1000000)::bigint";
-
-events::RecordedEvent fold_event(const pqxx::row& r) {
-  events::RecordedEvent e;
-  e.position = r[0].as<std::int64_t>();
-  e.stream_id = r[1].c_str();
-  e.stream_type = r[2].c_str();
-  e.version = r[3].as<int>();
-  e.type = r[4].c_str();
-  e.data = json::parse(r[5].c_str());
-  e.metadata = {{"account_id", r[6].is_null() ? json() : json(r[6].c_str())}};
-  e.recorded_at = from_unix_micros(r[7].as<std::int64_t>());
-  return e;
-}
+const events::EventColumns kFoldColumns(events::EventColumns::kPosition |
+                                        events::EventColumns::kStreamId |
+                                        events::EventColumns::kStreamType |
+                                        events::EventColumns::kVersion |
+                                        events::EventColumns::kType | events::EventColumns::kData |
+                                        events::EventColumns::kAccountId |
+                                        events::EventColumns::kRecordedAt);
 
 }  // namespace
 
@@ -252,17 +236,6 @@ void BulkFold::apply(const events::RecordedEvent& e) { impl_->fold.apply(e); }
 void BulkFold::finish() {
   impl_->fold.finish();
   impl_->out.flush_all();
-}
-
-const std::vector<std::string>& projection_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (const auto& t : entity_tables()) n.push_back(t.table);
-    n.push_back("payments");
-    n.push_back("audit_log");
-    return n;
-  }();
-  return names;
 }
 
 Selection select_projections(const std::vector<std::string>& names) {
@@ -403,7 +376,7 @@ long long bulk_replay(pqxx::transaction_base& reader,
                               .exec1("SELECT coalesce(sum(version), 0) FROM streams" +
                                      folded.stream_filter(reader, " WHERE ", "streams"))[0]
                               .as<long long>();
-  reader.exec("DECLARE fsm_bulk_replay NO SCROLL CURSOR FOR SELECT " + std::string(kFoldColumns) +
+  reader.exec("DECLARE fsm_bulk_replay NO SCROLL CURSOR FOR SELECT " + kFoldColumns.select_list() +
               " FROM events" + where + " ORDER BY events.stream_id, events.stream_version");
   // Three stages, so the database's work (producing rows, storing them)
   // overlaps ours: the reader thread fetches, this thread parses and folds
@@ -441,7 +414,7 @@ long long bulk_replay(pqxx::transaction_base& reader,
     std::string stopped_stream;  // a stream past the limit: its later events are skipped
     while (auto rows = fetched.pop()) {
       for (const auto& r : *rows) {
-        const auto e = fold_event(r);
+        const auto e = kFoldColumns.decode(r);
         if (options.until.any() && (e.stream_id == stopped_stream || options.until.excludes(e))) {
           stopped_stream = e.stream_id;
           continue;

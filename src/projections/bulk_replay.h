@@ -25,12 +25,9 @@
 
 #include "common/time.h"
 #include "events/event.h"
+#include "projections/tables.h"
 
 namespace fsm::projections {
-
-// The projections by name: one per entity table (estimates and invoices
-// include their line items), payments, audit_log.
-const std::vector<std::string>& projection_names();
 
 // The read tables of some projections.
 struct Selection {

@@ -1,8 +1,5 @@
 #include "projections/entity_projector.h"
 
-#include <algorithm>
-#include <stdexcept>
-
 #include "common/time.h"
 #include "domain/entity.h"
 
@@ -11,77 +8,20 @@ namespace {
 
 std::string stmt(const EntityTable& t, const char* what) { return "fsm_proj_" + t.table + "_" + what; }
 
+// What an update sets: every stored column but id.
+std::vector<std::string> updated_columns(const EntityTable& t) {
+  auto columns = stored_columns(t);
+  columns.erase(columns.begin());
+  return columns;
+}
+
 }  // namespace
-
-const std::vector<std::string> kLineColumns = {"description", "quantity", "unit_price_cents",
-                                               "total_cents", "sort_order"};
-const std::vector<std::string> kInvoiceLineColumns = {
-    "estimate_line_item_id", "description", "quantity", "unit_price_cents", "total_cents",
-    "sort_order"};
-
-const EntityTable* entity_table_for(const std::string& stream_type) {
-  for (const auto& t : entity_tables()) {
-    if (t.stream_type == stream_type) return &t;
-  }
-  return nullptr;
-}
-
-const std::vector<EntityTable>& entity_tables() {
-  static const std::vector<std::string> kStamps = {"created_at", "updated_at"};
-  static const std::vector<EntityTable> tables = {
-      {"account", "accounts", {"account_id", "name", "version", "created_at", "updated_at"},
-       kStamps},
-      {"user",
-       "users",
-       {"account_id", "email", "full_name", "role", "phone", "version", "created_at",
-        "updated_at"},
-       kStamps},
-      {"client",
-       "clients",
-       {"account_id", "name", "email", "phone", "notes", "version", "created_at", "updated_at"},
-       kStamps},
-      {"property",
-       "properties",
-       {"account_id", "client_id", "address", "name", "city", "state", "zip", "notes", "version",
-        "created_at", "updated_at"},
-       kStamps},
-      {"job",
-       "jobs",
-       {"account_id", "client_id", "property_id", "title", "description", "priority", "status",
-        "scheduled_start", "scheduled_end", "version", "created_at", "updated_at"},
-       {"scheduled_start", "scheduled_end", "created_at", "updated_at"}},
-      {"visit",
-       "visits",
-       {"account_id", "job_id", "assigned_user_id", "status", "scheduled_start", "scheduled_end",
-        "arrived_at", "completed_at", "tech_notes", "version", "created_at", "updated_at"},
-       {"scheduled_start", "scheduled_end", "arrived_at", "completed_at", "created_at",
-        "updated_at"}},
-      {"estimate",
-       "estimates",
-       {"account_id", "client_id", "job_id", "property_id", "status", "subtotal_cents",
-        "tax_rate_bps", "tax_cents", "total_cents", "notes", "internal_notes", "expires_at",
-        "sent_at", "invoice_id", "version", "created_at", "updated_at"},
-       {"expires_at", "sent_at", "created_at", "updated_at"},
-       ChildTable{"estimate_line_items", "estimate_id", kLineColumns}},
-      {"invoice",
-       "invoices",
-       {"account_id", "invoice_number", "client_id", "job_id", "property_id", "estimate_id",
-        "status", "subtotal_cents", "tax_rate_bps", "tax_cents", "total_cents", "paid_cents",
-        "notes", "due_date", "sent_at", "paid_at", "version", "created_at", "updated_at"},
-       {"due_date", "sent_at", "paid_at", "created_at", "updated_at"},
-       ChildTable{"invoice_line_items", "invoice_id", kInvoiceLineColumns}},
-  };
-  return tables;
-}
 
 void prepare_entity_projector(pqxx::connection& conn) {
   for (const auto& t : entity_tables()) {
     // Every column, and the position of the event applied (not in the API).
-    std::string cols = kPositionColumn, from_r = std::string("r.") + kPositionColumn;
-    for (const auto& c : t.columns) {
-      cols += ", " + c;
-      from_r += ", r." + c;
-    }
+    const auto set = updated_columns(t);
+    const std::string cols = column_list(set), from_r = column_list(set, "r.");
     // The JSON keys name the columns; PostgreSQL converts each value to the
     // column's type (uuid, timestamptz, ...). Keys without a column are ignored.
     // Both answer the row they wrote, as the API shows it.
@@ -97,11 +37,10 @@ void prepare_entity_projector(pqxx::connection& conn) {
                  "DELETE FROM " + t.table + " WHERE id = $1::uuid AND version < $2::int");
     if (t.line_items) {
       const auto& li = *t.line_items;
-      std::string li_cols = "id, account_id, " + li.parent_column, li_from = "r.id, $2::uuid, $1::uuid";
-      for (const auto& c : li.columns) {
-        li_cols += ", " + c;
-        li_from += ", r." + c;
-      }
+      // In stored_columns' order: the account and parent come from the
+      // event, the rest from each item.
+      const std::string li_cols = column_list(stored_columns(li)),
+                        li_from = "r.id, $2::uuid, $1::uuid, " + column_list(li.columns, "r.");
       // One statement: the DELETE sees the rows as they were before it, so the
       // INSERT's new rows are never removed by it.
       conn.prepare(stmt(t, "lines"), "WITH gone AS (DELETE FROM " + li.table + " WHERE " +
@@ -113,9 +52,12 @@ void prepare_entity_projector(pqxx::connection& conn) {
                                        " t WHERE t.id = $1::uuid");
     }
   }
+  const auto& payments = payments_table();
+  const auto paid = stored_columns(payments);
   conn.prepare("fsm_proj_payments_insert",
-               "INSERT INTO payments SELECT r.* FROM jsonb_populate_record(NULL::payments,"
-               " $1::jsonb) r ON CONFLICT (id) DO NOTHING");
+               "INSERT INTO " + payments.table + " (" + column_list(paid) + ") SELECT " +
+                   column_list(paid, "r.") + " FROM jsonb_populate_record(NULL::" + payments.table +
+                   ", $1::jsonb) r ON CONFLICT (id) DO NOTHING");
   conn.prepare("fsm_proj_payments_delete", "DELETE FROM payments WHERE id = $1::uuid");
 }
 
@@ -129,32 +71,10 @@ nlohmann::json created_row(const nlohmann::json& data, const std::string& id,
 }
 
 std::string insert_row_sql(const EntityTable& t, const std::string& from) {
-  std::string cols = std::string(", ") + kPositionColumn,
-              from_r = std::string(", r.") + kPositionColumn;
-  for (const auto& c : t.columns) {
-    cols += ", " + c;
-    from_r += ", r." + c;
-  }
-  return "INSERT INTO " + t.table + " AS t (id" + cols + ") SELECT r.id" + from_r + " FROM " +
-         from + " ON CONFLICT (id) DO NOTHING RETURNING " + row_json_sql(t) + " AS row_json";
-}
-
-std::string row_json_sql(const EntityTable& t) {
-  std::string out = "json_build_object('id', t.id";
-  for (const auto& c : t.columns) {
-    const bool stamp = std::find(t.timestamps.begin(), t.timestamps.end(), c) != t.timestamps.end();
-    out += ", '" + c + "', ";
-    out += stamp ? "to_char(t." + c + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-                 : "t." + c;
-  }
-  if (t.line_items) {
-    const auto& li = *t.line_items;
-    out += ", 'line_items', (SELECT coalesce(json_agg(json_build_object('id', li.id";
-    for (const auto& c : li.columns) out += ", '" + c + "', li." + c;
-    out += ") ORDER BY li.sort_order), '[]'::json) FROM " + li.table + " li WHERE li." +
-           li.parent_column + " = t.id)";
-  }
-  return out + ")::text";
+  const auto columns = stored_columns(t);
+  return "INSERT INTO " + t.table + " AS t (" + column_list(columns) + ") SELECT " +
+         column_list(columns, "r.") + " FROM " + from + " ON CONFLICT (id) DO NOTHING RETURNING " +
+         row_json_sql(t) + " AS row_json";
 }
 
 RowChange row_change(const EntityTable& t, const events::RecordedEvent& e) {

@@ -1,6 +1,6 @@
-// Projects entity events into their read tables (accounts, users, clients,
-// properties, jobs, visits). The same code serves the live path (inline, in
-// the append's transaction) and a replay. Applying an event the row already
+// Projects events into the entity tables (tables.h; estimates and invoices
+// with their line items) and payments. The same code serves the live path
+// (inline, in the append's transaction) and a replay. Applying an event the row already
 // reflects is harmless: a row is inserted once per id, and an update or delete
 // applies only to an older row version. (A Created re-applied after its
 // entity's Deleted would re-insert it; replays run in log order, so it does
@@ -13,31 +13,9 @@
 #include <vector>
 
 #include "events/event.h"
+#include "projections/tables.h"
 
 namespace fsm::projections {
-
-// Rows owned by an entity and answered inside it as `line_items` (estimates,
-// invoices). An event whose data (Created) or changes carry `line_items`
-// replaces them whole.
-struct ChildTable {
-  std::string table;                 // "estimate_line_items"
-  std::string parent_column;         // "estimate_id"
-  std::vector<std::string> columns;  // answered in the JSON, besides id
-};
-
-struct EntityTable {
-  std::string stream_type;  // "job"
-  std::string table;        // "jobs"
-  std::vector<std::string> columns;  // every column but id
-  std::vector<std::string> timestamps;  // the timestamptz columns among them
-  std::optional<ChildTable> line_items = std::nullopt;
-};
-
-const std::vector<EntityTable>& entity_tables();
-
-// The column of every entity table that holds the global position of the last
-// event applied to the row (not part of the API's JSON).
-inline constexpr const char* kPositionColumn = "last_event_position";
 
 // What one event does to its entity's row: the projector's one decision,
 // carried out by statements on the live path and folded in memory by a bulk
@@ -63,9 +41,6 @@ struct PaymentChange {
 };
 PaymentChange payment_change(const events::RecordedEvent& event);
 
-// The entity table of a stream type, or nullptr when it has none.
-const EntityTable* entity_table_for(const std::string& stream_type);
-
 // Registers the prepared statements on a connection.
 void prepare_entity_projector(pqxx::connection& conn);
 
@@ -77,10 +52,6 @@ std::optional<std::string> apply_entity_event(pqxx::transaction_base& tx,
 
 // Applies one event to the payments table (most events leave it alone).
 void apply_payment_event(pqxx::transaction_base& tx, const events::RecordedEvent& event);
-
-// The SQL expression (over alias `t`) that renders a row of `table` as the
-// API's JSON text: every column, timestamps in UTC with milliseconds.
-std::string row_json_sql(const EntityTable& table);
 
 // The row a Created event makes (without created_at/updated_at, which are
 // the event's recorded_at): its data plus id, account_id and version.

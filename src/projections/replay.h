@@ -1,6 +1,6 @@
 // Replaying the log into fresh tables with the projector's own decisions, to
-// check the read tables (verify), to replace them (rebuild) or to see an
-// entity as it was (as_of).
+// check the read tables (verify.cc), to replace them (rebuild.cc) or to see
+// an entity as it was (as_of.cc).
 //
 // The fresh tables have the live tables' names in another schema (a
 // temporary one for verify, `fsm_rebuild` for rebuild), found first through
@@ -10,28 +10,19 @@
 
 #include <functional>
 #include <optional>
-#include <string>
 #include <pqxx/pqxx>
+#include <string>
 #include <vector>
 
+#include "common/time.h"
 #include "events/event.h"
 #include "projections/bulk_replay.h"
-
-#include "common/time.h"
+// The live projector has a header of its own; src/commands still finds
+// apply_projections through this one.
+#include "projections/projector.h"
+#include "projections/tables.h"
 
 namespace fsm::projections {
-
-// Every read table a replay produces (entity tables, their line items,
-// payments, the audit log), all keyed by `id`.
-const std::vector<std::string>& projection_tables();
-
-// Applies one event to every projection (its entity's tables, payments, the
-// audit log), live in the event's transaction or in a catch-up; the entity's
-// row as written, when one was (see apply_entity_event). `only`: just these
-// projections' tables.
-std::optional<std::string> apply_projections(pqxx::transaction_base& tx,
-                                             const events::RecordedEvent& event,
-                                             const Selection* only = nullptr);
 
 struct Difference {
   std::string table;

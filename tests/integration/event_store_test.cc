@@ -11,7 +11,6 @@
 
 #include "common/uuid.h"
 #include "events/pg_event_store.h"
-#include "projections/checkpoints.h"
 #include "support/test_env.h"
 
 namespace fsm::events {
@@ -53,7 +52,7 @@ class EventStoreTest : public ::testing::Test {
 // read_all waits for every older writing transaction in the whole cluster
 // (pg_snapshot_xmin is cluster-wide), and tests in other databases run in
 // parallel: what must become visible is awaited with a deadline, never assumed.
-ReadAllBatch read_all_until(EventStore& store, Checkpoint after, std::size_t at_least) {
+ReadAllBatch read_all_until(PgEventStore& store, Checkpoint after, std::size_t at_least) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {
     auto batch = store.read_all(after, 1000);
@@ -477,19 +476,6 @@ TEST_F(EventStoreTest, TheDatabaseRefusesToChangeOrRemoveEvents) {
     }
   }
   EXPECT_EQ(count_events(), 2);
-}
-
-TEST_F(EventStoreTest, CheckpointsRoundTripAndNeverMoveBackwards) {
-  pqxx::connection c(db_.url());
-  {
-    pqxx::work tx(c);
-    EXPECT_EQ(projections::load_checkpoint(tx, "jobs"), Checkpoint{});
-    projections::save_checkpoint(tx, "jobs", {100, 7});
-    projections::save_checkpoint(tx, "jobs", {90, 9});  // older transaction: ignored
-    tx.commit();
-  }
-  pqxx::work tx(c);
-  EXPECT_EQ(projections::load_checkpoint(tx, "jobs"), (Checkpoint{100, 7}));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <pqxx/pqxx>
 #include <sstream>
+#include <thread>
 
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
@@ -202,14 +203,21 @@ TEST_F(FsmctlTest, JsonIsAcceptedBeforeAndAfterTheSubcommand) {
                                              {"--json", "events", "tail"},
                                              {"events", "--json", "tail"},
                                              {"events", "tail", "--limit", "5", "--json"}}) {
-    auto r = fsmctl(args, db_.url());
-    ASSERT_EQ(r.code, 0) << args[0] << " " << args[1] << "\n" << r.err;
-    std::istringstream lines(r.out);
+    // `tail` serves an event once every older writing transaction of the
+    // cluster has ended, and tests in other databases hold some open a while
+    // (a verify, a subscription test): read again until ours are past it.
     int n = 0;
-    for (std::string line; std::getline(lines, line); ++n) {
-      const auto e = json::parse(line, nullptr, false);
-      ASSERT_TRUE(e.is_object()) << line;
-      EXPECT_TRUE(e.contains("position") && e.contains("type")) << line;
+    for (int tries = 0; n < 3 && tries < 300; ++tries) {
+      if (tries) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto r = fsmctl(args, db_.url());
+      ASSERT_EQ(r.code, 0) << args[0] << " " << args[1] << "\n" << r.err;
+      std::istringstream lines(r.out);
+      n = 0;
+      for (std::string line; std::getline(lines, line); ++n) {
+        const auto e = json::parse(line, nullptr, false);
+        ASSERT_TRUE(e.is_object()) << line;
+        EXPECT_TRUE(e.contains("position") && e.contains("type")) << line;
+      }
     }
     EXPECT_GE(n, 3) << "the account's, the client's and the job's events";
   }

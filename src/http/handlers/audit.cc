@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <limits>
 
-#include "common/uuid.h"
+#include "common/time.h"
 #include "domain/entity.h"
 #include "events/pg_event_store.h"
 #include "http/api.h"
+#include "projections/tables.h"
 
 namespace fsm::http {
 namespace {
@@ -15,22 +16,12 @@ using domain::FieldSpec;
 using domain::FieldType;
 using nlohmann::json;
 
-const projections::EntityTable& audit_table() {
-  static const projections::EntityTable t = {
-      "audit",
-      "audit_log",
-      {"account_id", "entity_type", "entity_id", "action", "actor_id", "old_value", "new_value",
-       "event_type", "event_position", "trace_id", "created_at"},
-      {"created_at"}};
-  return t;
-}
-
 const ListOptions& audit_list() {
   static const ListOptions o = {
       {"created_at", "event_position"},
       {{{"entity_type", FieldType::kEnum, false, false, 0, domain::catalog_stream_types()}},
        {{"entity_id", FieldType::kUuid}},
-       {{"action", FieldType::kEnum, false, false, 0, {"insert", "update", "delete"}}},
+       {{"action", FieldType::kEnum, false, false, 0, projections::audit_actions()}},
        {{"from", FieldType::kTimestamp}, "created_at", ">="},
        {{"to", FieldType::kTimestamp}, "created_at", "<"}},
       "created_at",
@@ -39,18 +30,16 @@ const ListOptions& audit_list() {
 }
 
 
-// The log in an order that never skips: (transaction id, position), and only
-// transactions older than every one still running, exactly as replays read
-// it. Positions alone would not do: a transaction may commit a lower position
-// after a higher one is visible. The cursor is still a position, the last one
-// the caller received; its transaction id is looked up to resume after it.
+// The log in the order that never skips (PgEventStore::read_all_in, as every
+// reader of the log in order reads it), filtered. The cursor is a position,
+// the last one the caller received: its event's checkpoint resumes the read.
 Result<Response> list_events(const Call& c) {
   const Request& req = c.req;
   const auto& actor = c.actor;
   std::vector<Issue> issues;
   long long after = 0, limit = 100;
-  std::vector<std::string> params = {actor.account_id};
-  std::string where;
+  events::EventFilter filter;
+  filter.account_id = actor.account_id;
   for (const auto& [key, value] : req.query) {
     if (key == "after") {
       auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
@@ -71,52 +60,36 @@ Result<Response> list_events(const Call& c) {
         for (const auto& i : checked.error().issues) issues.push_back(i);
         continue;
       }
-      params.push_back((*checked)[key].get<std::string>());
-      const std::string p = projections::placeholder(params.size());
-      if (key == "stream_id") where += " AND e.stream_id = " + p + "::uuid";
-      if (key == "type") where += " AND e.event_type = " + p;
-      if (key == "from") where += " AND e.recorded_at >= " + p + "::timestamptz";
-      if (key == "to") where += " AND e.recorded_at < " + p + "::timestamptz";
+      const std::string v = (*checked)[key].get<std::string>();
+      if (key == "stream_id") filter.stream_id = v;
+      if (key == "type") filter.event_type = v;
+      // Validated: an instant at millisecond precision.
+      if (key == "from") filter.recorded_from = parse_rfc3339(v);
+      if (key == "to") filter.recorded_before = parse_rfc3339(v);
     } else {
       issues.push_back({{key}, "unknown query parameter"});
     }
   }
   if (!issues.empty()) return Error::validation(std::move(issues), "invalid query parameters");
-  params.push_back(std::to_string(after));
-  const std::string cursor = projections::placeholder(params.size());
-  auto rows = c.pool.run([&](pqxx::connection& conn) -> std::optional<pqxx::result> {
+  using Store = events::PgEventStore;
+  auto page = c.pool.run([&](pqxx::connection& conn) -> std::optional<events::ReadAllBatch> {
     pqxx::nontransaction tx(conn);
-    // Its own two parameters: the filters' placeholders are not in this one.
-    if (after > 0 && projections::exec_cached(tx,
-                                              "SELECT 1 FROM events WHERE global_position ="
-                                              " $2::bigint AND account_id = $1::uuid",
-                                              {params[0], params.back()})
-                         .empty()) {
-      return std::nullopt;
+    events::Checkpoint from;
+    if (after > 0) {
+      // Another account's position is no cursor here.
+      auto at = Store::checkpoint_at(tx, after, actor.account_id);
+      if (!at) return std::nullopt;
+      from = *at;
     }
-    return projections::exec_cached(
-        tx,
-        "SELECT json_build_object('position', e.global_position, 'stream_id', e.stream_id,"
-        " 'stream_type', e.stream_type, 'version', e.stream_version, 'type', e.event_type,"
-        " 'data', e.data, 'metadata', e.metadata, 'recorded_at',"
-        " to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text,"
-        " e.global_position FROM events e WHERE e.account_id = $1::uuid AND (" + cursor +
-            "::bigint = 0 OR (e.tx_id, e.global_position) > ((SELECT c.tx_id FROM events c"
-            " WHERE c.global_position = " + cursor + "::bigint), " + cursor + "::bigint))"
-            " AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())" + where +
-            " ORDER BY e.tx_id, e.global_position LIMIT " + std::to_string(limit),
-        params);
+    return Store::read_all_in(tx, from, static_cast<int>(limit), Store::Horizon::kFinished, filter);
   });
-  if (!rows) return Error::validation({{{"after"}, "must be a position this log gave you (next_after)"}});
-  std::string data = "[";
-  long long next = after;
-  for (const auto& row : *rows) {
-    if (data.size() > 1) data += ',';
-    data += row[0].c_str();
-    next = row[1].as<long long>();
+  if (!page) {
+    return Error::validation({{{"after"}, "must be a position this log gave you (next_after)"}});
   }
-  data += "]";
-  return Response::json(200, {{"data", json::parse(data)}, {"next_after", next}});
+  json data = json::array();
+  for (const auto& e : page->events) data.push_back(e.to_json());
+  const long long next = page->events.empty() ? after : page->events.back().position;
+  return Response::json(200, {{"data", std::move(data)}, {"next_after", next}});
 }
 
 // Pages like /events: `after` (the last position received, 0 for the start)
@@ -180,7 +153,7 @@ Result<Response> history(const Call& c, const std::string& stream_type) {
 void audit_routes(Api& api) {
   api.get("/api/v1/events", kOffice, list_events);
   api.get("/api/v1/audit-log", kOffice, [&api](const Call& c) {
-    return api.list_table(c, c.req, audit_table(), audit_list());
+    return api.list_table(c, c.req, projections::audit_log_table(), audit_list());
   });
   for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
            {"jobs", "job"},

@@ -6,6 +6,7 @@
 #include "domain/estimate.h"
 #include "domain/invoice.h"
 #include "http/api.h"
+#include "projections/tables.h"
 
 namespace fsm::http {
 namespace {
@@ -15,13 +16,12 @@ using domain::FieldType;
 using domain::Mode;
 using nlohmann::json;
 
-// A payment as the API answers it.
-constexpr const char* kPaymentSelect =
-    "SELECT json_build_object('id', p.id, 'account_id', p.account_id, 'invoice_id', p.invoice_id,"
-    " 'amount_cents', p.amount_cents, 'method', p.method, 'received_at',"
-    " to_char(p.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-    " 'notes', p.notes, 'created_at',"
-    " to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text AS j";
+// A payment as the API answers it (the payments table's one definition).
+const std::string& payment_select() {
+  static const std::string sql =
+      "SELECT " + projections::row_json_sql(projections::payments_table(), "p") + " AS j";
+  return sql;
+}
 constexpr const char* kPaymentFrom = " FROM payments p";
 
 Result<json> document_body(const Call& c, const std::vector<domain::FieldSpec>& specs,
@@ -35,7 +35,7 @@ std::string payment_row(const Call& c, const std::string& id) {
   return c.pool.run([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     auto r = projections::exec_cached(tx,
-                                      std::string(kPaymentSelect) + kPaymentFrom +
+                                      payment_select() + kPaymentFrom +
                                           " WHERE p.id = $1::uuid AND p.account_id = $2::uuid",
                                       {id, c.actor.account_id});
     return r.empty() ? std::string("null") : std::string(r[0][0].c_str());
@@ -60,7 +60,7 @@ Result<Response> list_payments(Api& api, const Call& c) {
         tx,
         "SELECT coalesce((SELECT json_agg(y.j::json ORDER BY y.n) FROM (SELECT x.j,"
         " row_number() OVER (ORDER BY " +
-            order + ") AS n FROM (" + std::string(kPaymentSelect) +
+            order + ") AS n FROM (" + payment_select() +
             ", p.received_at, p.created_at, p.amount_cents, p.id" + kPaymentFrom +
             " WHERE p.invoice_id = $1::uuid AND p.account_id = $2::uuid) x"
             " ORDER BY " +

@@ -392,7 +392,7 @@ struct Server::Shared {
 
   Response dispatch(Work& w) {
     try {
-      return (*w.handler)(w.req);
+      return to_response((*w.handler)(w.req), w.req.request_id);
     } catch (const events::DbUnavailable& e) {
       log::warn("database unavailable", {{"error", e.what()}, {"path", w.req.path}},
                 w.req.request_id);
@@ -648,14 +648,14 @@ std::string request_id_for(const std::optional<std::string>& given) {
   return new_uuid();
 }
 
-Error frame_error(const Frame& f) {
+Response frame_refusal(const Frame& f, const std::string& trace_id) {
   switch (f.status) {
     case 413:
-      return Error::of(ErrorCode::kPayloadTooLarge, f.why);
+      return error_response(Refusal{TransportCode::kPayloadTooLarge, f.why}, trace_id);
     case 431:
-      return Error::of(ErrorCode::kHeadersTooLarge, f.why);
+      return error_response(Refusal{TransportCode::kHeadersTooLarge, f.why}, trace_id);
     default:
-      return Error::of(ErrorCode::kValidation, f.why);
+      return error_response(Error::of(ErrorCode::kValidation, f.why), trace_id);
   }
 }
 
@@ -706,7 +706,7 @@ class PistacheHandler : public P::Http::Handler {
     bool cut = false;
     while (!c->input.empty() && !c->closing) {
       Frame frame = frame_request(c->input, limits);
-      if (frame.kind == Frame::Kind::kInvalid) return reject(c, frame_error(frame));
+      if (frame.kind == Frame::Kind::kInvalid) return reject(c, frame);
       if (frame.kind == Frame::Kind::kIncomplete) break;
       Work w = make_work(std::move(frame.head), c->input, frame.size, c->peer_ip);
       c->closing = w.close;  // nothing after a `close` request is read
@@ -781,7 +781,7 @@ class PistacheHandler : public P::Http::Handler {
       }
       std::string allow;
       for (auto m : match.allowed) allow += std::string(allow.empty() ? "" : ", ") + method_name(m);
-      w.early = error_response(Error::of(ErrorCode::kMethodNotAllowed, "method not allowed"),
+      w.early = error_response(Refusal{TransportCode::kMethodNotAllowed, "method not allowed"},
                                r.request_id);
       w.early->headers.emplace_back("Allow", allow);
       return w;
@@ -798,7 +798,7 @@ class PistacheHandler : public P::Http::Handler {
 
   // Answers a request that cannot be read, after the answers to the ones
   // before it, and closes the connection.
-  void reject(const std::shared_ptr<Connection>& c, const Error& error) {
+  void reject(const std::shared_ptr<Connection>& c, const Frame& frame) {
     c->closing = true;  // what follows the bad request is not read
     c->input.clear();
     c->receiving_since = 0;
@@ -808,7 +808,7 @@ class PistacheHandler : public P::Http::Handler {
     w.req.path = "(unreadable request)";
     w.req.request_id = new_uuid();
     w.req.peer_ip = c->peer_ip;
-    w.early = error_response(error, w.req.request_id);
+    w.early = frame_refusal(frame, w.req.request_id);
     w.close = true;
     shared_->submit(c, std::move(w));
   }

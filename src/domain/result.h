@@ -13,23 +13,22 @@
 
 namespace fsm {
 
+// What went wrong, in the contract's terms. Refusals that only HTTP has (a
+// method not allowed, a body or head too large, a body not JSON) are not
+// here: src/http/errors.h has them, and the one table of statuses.
 enum class ErrorCode {
-  kValidation,            // 400 VALIDATION_ERROR
-  kInvalidTransition,     // 400 INVALID_TRANSITION
-  kUnauthorized,          // 401 UNAUTHORIZED
-  kInvalidCredentials,    // 401 INVALID_CREDENTIALS
-  kForbidden,             // 403 FORBIDDEN
-  kNotFound,              // 404 NOT_FOUND
-  kMethodNotAllowed,      // 405 METHOD_NOT_ALLOWED
-  kConflict,              // 409 CONFLICT
-  kPayloadTooLarge,       // 413 PAYLOAD_TOO_LARGE
-  kHeadersTooLarge,       // 431 HEADERS_TOO_LARGE
-  kUnsupportedMediaType,  // 415 UNSUPPORTED_MEDIA_TYPE
-  kImmutableEntity,       // 422 IMMUTABLE_ENTITY
-  kIdempotencyKeyReused,  // 422 IDEMPOTENCY_KEY_REUSED
-  kRateLimited,           // 429 RATE_LIMITED
-  kInternal,              // 500 INTERNAL_ERROR
-  kUnavailable,           // 503 SERVICE_UNAVAILABLE (database down)
+  kValidation,            // VALIDATION_ERROR: the request's content is wrong
+  kInvalidTransition,     // INVALID_TRANSITION
+  kUnauthorized,          // UNAUTHORIZED: no valid session
+  kInvalidCredentials,    // INVALID_CREDENTIALS
+  kForbidden,             // FORBIDDEN: the role may not do this
+  kNotFound,              // NOT_FOUND (also: another tenant's entity)
+  kConflict,              // CONFLICT: versions or duplicates
+  kImmutableEntity,       // IMMUTABLE_ENTITY
+  kIdempotencyKeyReused,  // IDEMPOTENCY_KEY_REUSED
+  kRateLimited,           // RATE_LIMITED
+  kInternal,              // INTERNAL_ERROR
+  kUnavailable,           // SERVICE_UNAVAILABLE: the database is down
 };
 
 // One element of a JSON path: an object key or an array index.

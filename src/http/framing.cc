@@ -154,58 +154,6 @@ std::string form_decode(std::string_view in) {
   return out;
 }
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
-}
-
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += ": ";
-  for (const char c : value) {
-    if (c != '\r' && c != '\n') out += c;  // a line break would end the header early
-  }
-  out += kCrlf;
-}
-
 }  // namespace
 
 Frame frame_request(std::string_view input, const FrameLimits& limits) {
@@ -298,25 +246,6 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  return out;
-}
-
-std::string serialize_answer(const Answer& answer, int minor_version, bool head_only, bool close) {
-  std::string out;
-  out.reserve(answer.body.size() + 256);
-  out += minor_version == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(answer.status);
-  out += ' ';
-  out += reason_phrase(answer.status);
-  out += kCrlf;
-  append_header(out, "Connection", close ? "Close" : "Keep-Alive");  // as Pistache wrote it
-  for (const auto& [name, value] : answer.headers) append_header(out, name, value);
-  const bool bodiless = answer.status == 204 || answer.status == 304;
-  if (answer.json && !bodiless)
-    append_header(out, "Content-Type", "application/json; charset=utf-8");
-  if (!bodiless) append_header(out, "Content-Length", std::to_string(answer.body.size()));
-  out += kCrlf;
-  if (!bodiless && !head_only) out += answer.body;
   return out;
 }
 

@@ -1,5 +1,5 @@
-// HTTP/1.1 on the wire: cutting requests out of a connection's bytes and
-// reading their heads (RFC 9112), and the bytes of an answer.
+// HTTP/1.1 on the wire, reading: cutting requests out of a connection's
+// bytes and reading their heads (RFC 9112). Answers are written by wire.h.
 //
 // This is the first code that reads what a client sends, so it is strict:
 // anything that two readers (a proxy in front of us and us) could read two
@@ -52,16 +52,5 @@ Frame frame_request(std::string_view input, const FrameLimits& limits = {});
 // The query string's parameters, form-decoded ('+' is a space, %XX a byte),
 // in the order given; a parameter without '=' has an empty value.
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
-
-// An answer's head and body as bytes.
-struct Answer {
-  int status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;  // as given, CR/LF removed
-  std::string body;
-  bool json = false;  // a Content-Type of application/json
-};
-// `head_only`: the request was HEAD (a Content-Length, no body). 204 and 304
-// carry neither. `close`: the connection ends after this answer.
-std::string serialize_answer(const Answer& answer, int minor_version, bool head_only, bool close);
 
 }  // namespace fsm::http

@@ -80,12 +80,12 @@ bool is_unsafe(Method method) {
          method == Method::kDelete;
 }
 
-std::optional<Error> check_media_type(const Request& req) {
+std::optional<Refusal> check_media_type(const Request& req) {
   if (!is_unsafe(req.method) || req.body.empty()) return std::nullopt;
   const auto type = req.header("content-type");
   if (type && is_json_media_type(*type)) return std::nullopt;
-  return Error::of(ErrorCode::kUnsupportedMediaType,
-                   "the request body must be JSON (Content-Type: application/json)");
+  return Refusal{TransportCode::kUnsupportedMediaType,
+                 "the request body must be JSON (Content-Type: application/json)"};
 }
 
 std::vector<std::string> parse_allowed_origins(std::string_view list) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/result.h"
+#include "http/errors.h"
 #include "http/types.h"
 
 namespace fsm::http {
@@ -22,7 +23,7 @@ bool is_unsafe(Method method);
 // Content-Type at all, is 415 UNSUPPORTED_MEDIA_TYPE. A request without a body
 // passes. Besides the contract, this is what keeps a cross-site HTML form or a
 // `text/plain` fetch (which browsers send without a CORS preflight) out.
-std::optional<Error> check_media_type(const Request& req);
+std::optional<Refusal> check_media_type(const Request& req);
 
 // Origins allowed to send cookie-authenticated unsafe requests, parsed from a
 // comma-separated list of `scheme://host[:port]` (FSM_ALLOWED_ORIGINS).

@@ -15,11 +15,12 @@
 
 namespace fsm::http {
 
-// Where a route's handler runs (server.cc). kWorker: the worker pool, which
-// holds database connections. kSlow: a small pool of its own, for handlers
-// that spend long on the CPU (login's Argon2id), so a burst of them never
-// holds every worker. kInline: on the connection's I/O thread, for handlers
-// that neither block nor wait (health), so they answer whatever the pools do.
+// Where a route's handler runs (strand.h, worker_pool.h). kWorker: the
+// worker pool, which holds database connections. kSlow: a small pool of its
+// own, for handlers that spend long on the CPU (login's Argon2id), so a burst
+// of them never holds every worker. kInline: on the connection's I/O thread,
+// for handlers that neither block nor wait (health), so they answer whatever
+// the pools do.
 enum class Lane { kWorker, kSlow, kInline };
 
 class Router {

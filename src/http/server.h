@@ -1,24 +1,24 @@
 // The HTTP server: Pistache accepts connections and reads their bytes; the
-// rest is ours (docs/ARCHITECTURE.md, "The HTTP server").
+// rest is ours (docs/ARCHITECTURE.md, "HTTP server"), one job per file:
 //
-// - Requests are cut and parsed by framing.h, strictly, and answered in order,
-//   pipelined or not, in the contract's JSON shape.
-// - Handlers run off the I/O threads, on the lane their route names
-//   (router.h): the worker pool, the slow pool (login), or inline (health).
-// - A client that does not read its answers never holds a worker: an answer
-//   that does not fit in the socket is finished by the writer thread, and the
-//   connection's next request waits for it. Connections have deadlines for
-//   sending a request, for reading an answer, and for idling, and a bound on
-//   what they may queue; all are closed by one sweeper.
-// - In-flight requests are counted, so SIGTERM drains them.
+// - framing.h cuts requests out of a connection's bytes, strictly;
+// - dispatch.h routes each (router.h) and runs it, in the contract's JSON
+//   shape, errors included (errors.h), and writes the access log;
+// - strand.h answers a connection's requests one at a time, in order,
+//   pipelined or not, on the lane each route names (worker_pool.h);
+// - wire.h turns an answer into bytes;
+// - writer.h finishes answers that do not fit in their socket, so a client
+//   that does not read holds no worker, and closes connections past their
+//   deadlines or over the count.
+//
+// This file wires them to Pistache. In-flight requests are counted, so
+// SIGTERM drains them.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "http/router.h"
@@ -32,7 +32,7 @@ namespace fsm::http {
 struct ServerConfig {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;  // 0: pick a free port (tests)
-  int threads = 2;            // Pistache reactor threads: sockets and parsing
+  int threads = 2;            // Pistache reactor threads: sockets, framing, inline routes
   int workers = 8;            // handler threads: each may hold one database connection
   int slow_workers = 2;       // handler threads for Lane::kSlow (login)
   std::size_t max_body_bytes = 1024 * 1024;
@@ -51,6 +51,7 @@ struct ServerConfig {
   std::chrono::milliseconds write_timeout{10000};
   // A connection with nothing to send or receive for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
+  // How long drain_and_stop waits for the requests in flight.
   std::chrono::milliseconds drain_timeout{10000};
 };
 

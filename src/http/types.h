@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "domain/result.h"
+#include "http/errors.h"
 
 namespace fsm::http {
 
@@ -44,7 +45,9 @@ struct Response {
   static Response no_content() { return {204, nullptr, {}}; }
 };
 
-using Handler = std::function<Response(const Request&)>;
+// A handler answers with a Response or an Error; the server turns an Error
+// into the contract's error body with the request's trace id (errors.h).
+using Handler = std::function<Result<Response>(const Request&)>;
 
 // `inner`, for a route that takes no query parameter: any one is a 400
 // naming it, never silently ignored.
@@ -58,11 +61,5 @@ struct LoggedCaller {
   std::string user_id;
 };
 LoggedCaller& logged_caller();
-
-// The contract's error body for `error`, with `trace_id`.
-Response error_response(const Error& error, const std::string& trace_id);
-
-int http_status(ErrorCode code);
-const char* error_code_name(ErrorCode code);
 
 }  // namespace fsm::http

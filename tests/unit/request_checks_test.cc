@@ -33,8 +33,8 @@ TEST(RequestChecks, OtherBodiesAreUnsupportedMediaTypes) {
     for (const Method m : {Method::kPost, Method::kPatch, Method::kPut, Method::kDelete}) {
       const auto refused = check_media_type(with(m, "{}", {{"content-type", type}}));
       ASSERT_TRUE(refused) << type;
-      EXPECT_EQ(refused->code, ErrorCode::kUnsupportedMediaType);
-      EXPECT_EQ(http_status(refused->code), 415);
+      EXPECT_EQ(refused->code, TransportCode::kUnsupportedMediaType);
+      EXPECT_EQ(contract_code(refused->code).status, 415);
     }
   }
   const auto missing = check_media_type(with(Method::kPost, "{}", {}));

@@ -17,7 +17,7 @@ TEST(Router, MatchesLiteralAndParameterSegments) {
 
   auto m = r.match(Method::kGet, "/api/v1/jobs/abc");
   ASSERT_NE(m.handler, nullptr);
-  EXPECT_EQ((*m.handler)(Request{}).body["route"], "get");
+  EXPECT_EQ((*m.handler)(Request{})->body["route"], "get");
   EXPECT_EQ(m.params.at("id"), "abc");
 
   m = r.match(Method::kPost, "/api/v1/jobs/xyz/transition");
@@ -56,7 +56,7 @@ TEST(Router, LiteralRouteRegisteredFirstWinsOverParameter) {
   r.add(Method::kGet, "/api/v1/visits/:id", named("get"));
   auto m = r.match(Method::kGet, "/api/v1/visits/mine");
   ASSERT_NE(m.handler, nullptr);
-  EXPECT_EQ((*m.handler)(Request{}).body["route"], "mine");
+  EXPECT_EQ((*m.handler)(Request{})->body["route"], "mine");
 }
 
 }  // namespace

@@ -148,22 +148,24 @@ void Api::register_routes(Router& router) {
 
 void Api::route(Method method, const std::string& pattern, const Roles& roles,
                 CallHandler handler) {
-  Handler h = [this, method, roles, handler = std::move(handler)](const Request& req) -> Response {
+  Handler h = [this, method, roles,
+                handler = std::move(handler)](const Request& req) -> Result<Response> {
     // A malformed Idempotency-Key is refused before anything else runs.
     if (method == Method::kPost) {
-      if (auto key = idempotency_key_of(req); !key) return error_response(key.error(), req.request_id);
+      if (auto key = idempotency_key_of(req); !key) return key.error();
     }
     // Authenticated once, here, for the handler and the Idempotency-Key.
     auto actor = auth_.authenticate(req);
-    if (!actor) return error_response(actor.error(), req.request_id);
-    if (!roles.count(actor->role)) return error_response(forbidden(), req.request_id);
+    if (!actor) return actor.error();
+    if (!roles.count(actor->role)) return forbidden();
+    // The Idempotency-Key records the answer, so it sees the error's body too.
     auto run = [&](const Request& r) {
       Call call{r, *actor, pool_};
       if (!r.idempotency_claim.empty()) {
         call.actor.idempotency = commands::IdempotencyClaim{r.idempotency_key, r.idempotency_claim};
       }
       auto res = handler(call);
-      return res ? std::move(res).value() : error_response(res.error(), r.request_id);
+      return to_response(std::move(res), r.request_id);
     };
     if (method == Method::kPost) return idempotency_.handle(req, actor->user_id, run);
     return run(req);

@@ -71,9 +71,10 @@ psql "$url" -Atq -c "SELECT 'fsm-bench-read-marker'" >/dev/null
 curl -sf "$api/jobs?limit=20" -H "$auth" >/dev/null
 psql "$url" -Atq -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
 python3 bench/read_ceiling.py "$scratch/pg/server.log" fsm-bench-read-marker "$scratch"
+psql "$url" -q -f "$scratch/read_fn.sql"
 db_read_tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f "$scratch/read.pgbench" "$url" \
-  2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
-[ -n "$db_read_tps" ] || fsm_die "pgbench of the page's statements failed"
+  2>"$scratch/read.err" | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1 || true)
+[ -n "$db_read_tps" ] || fsm_die "pgbench of the page's statements failed: $(tail -3 "$scratch/read.err")"
 
 # The database alone on the command's own statement: one POST logged, its
 # statement and parameters turned into a pgbench script (plan cached, as the

@@ -4,9 +4,11 @@
 Reads a PostgreSQL server log in which `log_min_duration_statement = 0` caught
 what one `GET /api/v1/jobs?limit=20` runs after the line carrying MARKER
 (`execute fsm_q_...: SELECT ...` followed by `DETAIL:  parameters: ...`), and
-writes OUT/read.pgbench: those statements with their parameters, one pgbench
-transaction. pgbench -M prepared caches their plans, as fsm-web's prepared
-statements are. Usage: read_ceiling.py LOG MARKER OUT
+writes OUT/read_fn.sql, a PL/pgSQL function bench_read() running those
+statements with their parameters (plans cached, as fsm-web's prepared
+statements are; a function, because pgbench would read the `:MI` of a
+to_char format as a variable), and OUT/read.pgbench calling it once per
+transaction. Usage: read_ceiling.py LOG MARKER OUT
 """
 import re
 import sys
@@ -39,10 +41,17 @@ def main(log_path, marker, out_dir):
     page = [s for s in statements if "FROM jobs" in s[0] or "jobs " in s[0]]
     if not page:
         sys.exit("read_ceiling.py: no logged GET /jobs statement after the marker in " + log_path)
-    with open(out_dir + "/read.pgbench", "w", encoding="utf-8") as f:
+    with open(out_dir + "/read_fn.sql", "w", encoding="utf-8") as f:
+        # Every statement's rows are produced in full (RETURN QUERY), as if sent.
+        f.write("CREATE OR REPLACE FUNCTION bench_read() RETURNS SETOF record\n"
+                "LANGUAGE plpgsql AS $fn$\nBEGIN\n")
         for sql, params in page:
             body = re.sub(r"\$(\d+)", lambda m: quote(params[m.group(1)]), sql)
-            f.write(body.rstrip(";") + ";\n")
+            f.write("  RETURN QUERY " + body.rstrip(";") + ";\n")
+        f.write("END $fn$;\n")
+    columns = ", ".join("c%d text" % i for i in range(page[0][0].count("::text") or 1))
+    with open(out_dir + "/read.pgbench", "w", encoding="utf-8") as f:
+        f.write("SELECT count(*) FROM bench_read() AS r(%s);\n" % columns)
 
 
 if __name__ == "__main__":

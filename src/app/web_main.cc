@@ -15,9 +15,9 @@
 #include "events/db_monitor.h"
 #include "events/pg_event_store.h"
 #include "events/pg_pool.h"
+#include "http/api.h"
 #include "http/auth.h"
 #include "http/health.h"
-#include "http/api.h"
 #include "http/router.h"
 #include "http/server.h"
 

@@ -24,9 +24,9 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
   pool.run([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     ++calls;
-    const auto account = append_and_project(
-        tx, actor, created.account_id, domain::account::kKind.stream_type, 0,
-        {domain::account::create((*fields)["name"], created.account_id)});
+    const auto account =
+        append_and_project(tx, actor, created.account_id, domain::account::kKind.stream_type, 0,
+                           {domain::account::create((*fields)["name"], created.account_id)});
     const auto owner = append_and_project(
         tx, actor, created.owner_id, domain::user::kKind.stream_type, 0,
         {domain::user::create_owner((*fields)["owner_email"], (*fields)["owner_name"],

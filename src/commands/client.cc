@@ -1,6 +1,7 @@
 // Commands of clients and properties (domain/client.h, domain/property.h).
-#include "commands/services.h"
 #include "domain/client.h"
+
+#include "commands/services.h"
 #include "domain/property.h"
 #include "events/pg_event_store.h"
 #include "projections/entity_reads.h"
@@ -34,7 +35,8 @@ void delete_owned(pqxx::work& tx, const Actor& actor, const domain::Relation& ow
 namespace client {
 
 Result<Outcome> create(const Context& ctx, const nlohmann::json& fields) {
-  return run(ctx, creating(domain::client::kKind, domain::client::create(fields, ctx.actor.account_id)));
+  return run(ctx,
+             creating(domain::client::kKind, domain::client::create(fields, ctx.actor.account_id)));
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {
@@ -58,7 +60,7 @@ namespace property {
 Result<Outcome> create(const Context& ctx, const std::string& client_id,
                        const nlohmann::json& fields) {
   return run(ctx, creating(domain::property::kKind,
-                      domain::property::create(fields, client_id, ctx.actor.account_id)));
+                           domain::property::create(fields, client_id, ctx.actor.account_id)));
 }
 
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch) {

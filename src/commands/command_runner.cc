@@ -324,7 +324,8 @@ Result<Outcome> run(events::PgPool& pool, const Actor& actor, const Command& cmd
         }
       }
       if (decided->empty()) return Result<Outcome>(Outcome{state.version, {}});
-      if (auto blocked = check_blockers(tx, actor, cmd)) return Result<Outcome>(std::move(*blocked));
+      if (auto blocked = check_blockers(tx, actor, cmd))
+        return Result<Outcome>(std::move(*blocked));
       if (cmd.cascade) cmd.cascade(tx);
       try {
         std::string row;

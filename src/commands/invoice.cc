@@ -1,10 +1,11 @@
 // Commands of estimates and invoices (domain/estimate.h, domain/invoice.h):
 // numbering under a per-account lock, conversion, payments.
+#include "domain/invoice.h"
+
 #include "commands/services.h"
 #include "common/time.h"
 #include "common/uuid.h"
 #include "domain/estimate.h"
-#include "domain/invoice.h"
 #include "events/pg_event_store.h"
 #include "projections/entity_reads.h"
 
@@ -26,7 +27,9 @@ int take_invoice_number(pqxx::work& tx, const Actor& actor, const std::string& i
   return assigned + 1;
 }
 
-std::string now_text() { return format_rfc3339(now()); }
+std::string now_text() {
+  return format_rfc3339(now());
+}
 
 }  // namespace
 
@@ -107,9 +110,8 @@ Result<Outcome> record_payment(const Context& ctx, const Target& target,
   const std::string now = now_text();
   nlohmann::json with_id = payment;
   with_id["id"] = payment_id;
-  return run(ctx, deciding(rules::kKind, target, [&](const auto& s) {
-               return rules::record_payment(s, with_id, now);
-             }));
+  return run(ctx, deciding(rules::kKind, target,
+                           [&](const auto& s) { return rules::record_payment(s, with_id, now); }));
 }
 
 Result<Outcome> remove_payment(const Context& ctx, const std::string& payment_id) {
@@ -125,7 +127,8 @@ Result<Outcome> remove_payment(const Context& ctx, const std::string& payment_id
   cmd.decide = [&](const domain::EntityState& s,
                    pqxx::work& tx) -> Result<std::vector<domain::DomainEvent>> {
     // Under the invoice's lock: is the payment still there?
-    auto still = tx.exec_params("SELECT amount_cents FROM payments WHERE id = $1::uuid", payment_id);
+    auto still =
+        tx.exec_params("SELECT amount_cents FROM payments WHERE id = $1::uuid", payment_id);
     if (still.empty()) return Error::of(ErrorCode::kNotFound, "not found");
     const auto due = s.str("due_date");
     const auto due_at = due.empty() ? std::nullopt : parse_rfc3339(due);

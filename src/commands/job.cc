@@ -1,7 +1,8 @@
 // Commands of jobs and visits (domain/job.h, domain/visit.h).
+#include "domain/job.h"
+
 #include "commands/services.h"
 #include "common/time.h"
-#include "domain/job.h"
 #include "domain/visit.h"
 
 namespace fsm::commands {

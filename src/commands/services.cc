@@ -18,9 +18,8 @@ Result<Outcome> run_patch(const Context& ctx, const domain::Kind& kind, const Ta
   return run(ctx, cmd);
 }
 
-Result<Outcome> run_transition(const Context& ctx, const domain::Kind& kind,
-                               const Target& target, const std::string& to,
-                               TransitionRule decide) {
+Result<Outcome> run_transition(const Context& ctx, const domain::Kind& kind, const Target& target,
+                               const std::string& to, TransitionRule decide) {
   const std::string now = format_rfc3339(fsm::now());
   return run(ctx, deciding(kind, target, [&](const auto& s) { return decide(s, to, now); }));
 }

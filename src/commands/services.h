@@ -36,14 +36,12 @@ using PatchRule = Result<domain::Events> (*)(const domain::EntityState&, const n
 using PatchReferences = std::vector<domain::Reference> (*)(const domain::EntityState&,
                                                            const nlohmann::json&);
 Result<Outcome> run_patch(const Context& ctx, const domain::Kind& kind, const Target& target,
-                          const nlohmann::json& patch, PatchRule decide,
-                          PatchReferences relies_on);
+                          const nlohmann::json& patch, PatchRule decide, PatchReferences relies_on);
 // A transition decided at the current time.
 using TransitionRule = Result<domain::Events> (*)(const domain::EntityState&, const std::string& to,
                                                   const std::string& now);
-Result<Outcome> run_transition(const Context& ctx, const domain::Kind& kind,
-                               const Target& target, const std::string& to,
-                               TransitionRule decide);
+Result<Outcome> run_transition(const Context& ctx, const domain::Kind& kind, const Target& target,
+                               const std::string& to, TransitionRule decide);
 
 namespace client {
 Result<Outcome> create(const Context& ctx, const nlohmann::json& fields);
@@ -67,8 +65,7 @@ Result<Outcome> remove(const Context& ctx, const Target& target);
 }  // namespace job
 
 namespace visit {
-Result<Outcome> create(const Context& ctx, const std::string& job_id,
-                       const nlohmann::json& fields);
+Result<Outcome> create(const Context& ctx, const std::string& job_id, const nlohmann::json& fields);
 Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch);
 Result<Outcome> transition(const Context& ctx, const Target& target, const std::string& to,
                            const nlohmann::json& tech_notes);

@@ -1,7 +1,8 @@
 // Commands of users (domain/user.h). Password hashes are stored next to the
 // log (credentials), in the command's transaction, never in an event.
-#include "commands/services.h"
 #include "domain/user.h"
+
+#include "commands/services.h"
 #include "events/pg_auth_store.h"
 
 namespace fsm::commands::user {

@@ -15,16 +15,16 @@ bool allowed(const TransitionTable& table, const std::string& from, const std::s
 
 Error invalid_transition(const std::string& kind, const std::string& from, const std::string& to) {
   const bool vowel = !kind.empty() && std::string("aeiou").find(kind[0]) != std::string::npos;
-  return Error::of(ErrorCode::kInvalidTransition,
-                   std::string(vowel ? "an " : "a ") + kind + " cannot go from " + from + " to " + to);
+  return Error::of(ErrorCode::kInvalidTransition, std::string(vowel ? "an " : "a ") + kind +
+                                                      " cannot go from " + from + " to " + to);
 }
 
 std::optional<Error> check_status(const std::vector<std::string>& statuses, const std::string& to,
                                   const std::string& kind) {
   if (std::find(statuses.begin(), statuses.end(), to) != statuses.end()) return std::nullopt;
   const bool vowel = !kind.empty() && std::string("aeiou").find(kind[0]) != std::string::npos;
-  return Error::validation({{{"status"}, std::string("is not ") + (vowel ? "an " : "a ") + kind +
-                                             " status"}});
+  return Error::validation(
+      {{{"status"}, std::string("is not ") + (vowel ? "an " : "a ") + kind + " status"}});
 }
 
 FieldSpec text_field(const char* name, bool required, std::size_t max) {

@@ -92,8 +92,7 @@ const std::vector<FieldSpec>& transition_fields();
 nlohmann::json merged(const EntityState& state, const nlohmann::json& patch);
 
 // start < end when both are set.
-std::vector<Issue> check_schedule(const nlohmann::json& fields, const char* start,
-                                  const char* end);
+std::vector<Issue> check_schedule(const nlohmann::json& fields, const char* start, const char* end);
 
 // A Created event of `kind` with `fields` and the account.
 DomainEvent created(const Kind& kind, nlohmann::json fields, const std::string& account_id);

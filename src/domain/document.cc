@@ -8,11 +8,16 @@ namespace fsm::domain::document {
 using nlohmann::json;
 
 const std::vector<FieldSpec>& line_item_fields() {
-  static const std::vector<FieldSpec> f = {
-      text_field("description", true, 500),
-      {"quantity", FieldType::kQuantity, true, false},
-      {"unit_price_cents", FieldType::kInt, true, false, 0, {}, -money::kMaxCents,
-       money::kMaxCents}};
+  static const std::vector<FieldSpec> f = {text_field("description", true, 500),
+                                           {"quantity", FieldType::kQuantity, true, false},
+                                           {"unit_price_cents",
+                                            FieldType::kInt,
+                                            true,
+                                            false,
+                                            0,
+                                            {},
+                                            -money::kMaxCents,
+                                            money::kMaxCents}};
   return f;
 }
 
@@ -66,8 +71,7 @@ std::optional<Error> price(json& doc, const json& lines, int tax_rate_bps) {
   for (const auto& l : lines) {
     const std::string q =
         l["quantity"].is_string() ? l["quantity"].get<std::string>() : l["quantity"].dump();
-    priced_lines.push_back(
-        {*money::parse_quantity(q), l["unit_price_cents"].get<std::int64_t>()});
+    priced_lines.push_back({*money::parse_quantity(q), l["unit_price_cents"].get<std::int64_t>()});
   }
   auto totals = money::compute_totals(priced_lines, tax_rate_bps);
   if (!totals) return totals.error();

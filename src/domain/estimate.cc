@@ -15,9 +15,9 @@ const std::vector<std::string>& statuses() {
 
 const std::vector<FieldSpec>& create_fields() {
   static const std::vector<FieldSpec> f = {
-      uuid_field("client_id", true),     uuid_field("job_id", false),
-      uuid_field("property_id", false),  document::tax_rate_field(),
-      text_field("notes", false, 5000),  text_field("internal_notes", false, 5000),
+      uuid_field("client_id", true),    uuid_field("job_id", false),
+      uuid_field("property_id", false), document::tax_rate_field(),
+      text_field("notes", false, 5000), text_field("internal_notes", false, 5000),
       time_field("expires_at")};
   return f;
 }
@@ -76,7 +76,9 @@ Result<Events> transition(const EntityState& estimate, const std::string& to,
   return Events{status_event(kKind.name, estimate, to, std::move(changes))};
 }
 
-std::string converted(const EntityState& estimate) { return estimate.str("invoice_id"); }
+std::string converted(const EntityState& estimate) {
+  return estimate.str("invoice_id");
+}
 
 Result<Conversion> convert(const EntityState& s, const std::string& estimate_id,
                            const std::string& invoice_id, const std::string& account_id) {
@@ -100,10 +102,9 @@ Result<Conversion> convert(const EntityState& s, const std::string& estimate_id,
     lines.push_back(std::move(copy));
   }
   inv["line_items"] = std::move(lines);
-  return Conversion{
-      {event_type(invoice::kKind.name, "Created"), std::move(inv)},
-      {{kEstimateConverted,
-        {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}}};
+  return Conversion{{event_type(invoice::kKind.name, "Created"), std::move(inv)},
+                    {{kEstimateConverted,
+                      {{"invoice_id", invoice_id}, {"changes", {{"invoice_id", invoice_id}}}}}}};
 }
 
 }  // namespace fsm::domain::estimate

@@ -30,11 +30,13 @@ const std::vector<std::string>& statuses() {
 }
 
 const std::vector<FieldSpec>& create_fields() {
-  static const std::vector<FieldSpec> f = {
-      uuid_field("client_id", true),      uuid_field("job_id", false),
-      uuid_field("property_id", false),   uuid_field("estimate_id", false),
-      document::tax_rate_field(),         text_field("notes", false, 5000),
-      time_field("due_date")};
+  static const std::vector<FieldSpec> f = {uuid_field("client_id", true),
+                                           uuid_field("job_id", false),
+                                           uuid_field("property_id", false),
+                                           uuid_field("estimate_id", false),
+                                           document::tax_rate_field(),
+                                           text_field("notes", false, 5000),
+                                           time_field("due_date")};
   return f;
 }
 
@@ -51,7 +53,8 @@ const std::vector<std::string>& payment_methods() {
 const std::vector<FieldSpec>& payment_fields() {
   static const std::vector<FieldSpec> f = {
       {"amount_cents", FieldType::kInt, true, false, 0, {}, 1, money::kMaxCents},
-      enum_field("method", payment_methods(), true), time_field("received_at"),
+      enum_field("method", payment_methods(), true),
+      time_field("received_at"),
       text_field("notes", false, 5000)};
   return f;
 }
@@ -146,7 +149,9 @@ std::string number_text(int number) {
   return buf;
 }
 
-void number(DomainEvent& created, int n) { created.data["invoice_number"] = number_text(n); }
+void number(DomainEvent& created, int n) {
+  created.data["invoice_number"] = number_text(n);
+}
 
 Result<Events> record_payment(const EntityState& invoice, json payment, const std::string& now) {
   if (payment["received_at"].is_null()) payment["received_at"] = now;
@@ -159,8 +164,9 @@ Result<Events> record_payment(const EntityState& invoice, json payment, const st
   const auto paid = cents(invoice, "paid_cents"), total = cents(invoice, "total_cents");
   const auto balance = total - paid;
   if (amount_cents <= 0 || amount_cents > balance) {
-    return Error::validation({{{"amount_cents"}, "must be > 0 and at most the balance (" +
-                                                     std::to_string(balance) + ")"}});
+    return Error::validation(
+        {{{"amount_cents"},
+          "must be > 0 and at most the balance (" + std::to_string(balance) + ")"}});
   }
   const std::int64_t now_paid = paid + amount_cents;
   const std::string to = status_for(now_paid, total, status);

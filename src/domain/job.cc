@@ -11,8 +11,9 @@ Error wrong_client() {
 
 // A job's property must be one of the job's client's properties.
 Reference property_of(const std::string& property_id, const std::string& client_id) {
-  return {"property", property_id, bad_reference("property_id", "property"), "client_id",
-          client_id,  std::nullopt, wrong_client()};
+  return {"property",    property_id, bad_reference("property_id", "property"),
+          "client_id",   client_id,   std::nullopt,
+          wrong_client()};
 }
 
 }  // namespace
@@ -29,13 +30,11 @@ const std::vector<std::string>& priorities() {
 }
 
 const std::vector<FieldSpec>& create_fields() {
-  static const std::vector<FieldSpec> f = {uuid_field("client_id", true),
-                                           uuid_field("property_id", false),
-                                           text_field("title", true, 200),
-                                           text_field("description", false, 5000),
-                                           enum_field("priority", priorities()),
-                                           time_field("scheduled_start"),
-                                           time_field("scheduled_end")};
+  static const std::vector<FieldSpec> f = {
+      uuid_field("client_id", true),        uuid_field("property_id", false),
+      text_field("title", true, 200),       text_field("description", false, 5000),
+      enum_field("priority", priorities()), time_field("scheduled_start"),
+      time_field("scheduled_end")};
   return f;
 }
 

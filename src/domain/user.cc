@@ -32,9 +32,9 @@ Creation create(const json& fields, const std::string& account_id) {
 
 DomainEvent create_owner(const std::string& email, const std::string& full_name,
                          const std::string& account_id) {
-  return created(kKind,
-                 {{"email", email}, {"full_name", full_name}, {"role", "owner"}, {"phone", nullptr}},
-                 account_id);
+  return created(
+      kKind, {{"email", email}, {"full_name", full_name}, {"role", "owner"}, {"phone", nullptr}},
+      account_id);
 }
 
 Result<Events> patch(const EntityState& user, const json& patch, const std::string& actor_role) {

@@ -23,10 +23,9 @@ const std::vector<std::string>& open_statuses() {
 }
 
 const std::vector<FieldSpec>& create_fields() {
-  static const std::vector<FieldSpec> f = {time_field("scheduled_start", true),
-                                           time_field("scheduled_end", true),
-                                           uuid_field("assigned_user_id", false),
-                                           text_field("tech_notes", false, 5000)};
+  static const std::vector<FieldSpec> f = {
+      time_field("scheduled_start", true), time_field("scheduled_end", true),
+      uuid_field("assigned_user_id", false), text_field("tech_notes", false, 5000)};
   return f;
 }
 
@@ -67,7 +66,8 @@ Result<Creation> create(const json& fields, const std::string& job_id,
              {{"job", job_id, Error::of(ErrorCode::kNotFound, "no such job"), "status",
                std::nullopt, "invoiced",
                Error::of(ErrorCode::kImmutableEntity, "an invoiced job takes no new visits")}}};
-  if (data["assigned_user_id"].is_string()) c.references.push_back(assignee(data["assigned_user_id"]));
+  if (data["assigned_user_id"].is_string())
+    c.references.push_back(assignee(data["assigned_user_id"]));
   return c;
 }
 

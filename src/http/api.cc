@@ -32,7 +32,9 @@ std::string visible_to(const commands::Actor& actor, const std::string& stream_t
   return scoped && actor.role == "tech" ? actor.user_id : std::string();
 }
 
-Error forbidden() { return Error::of(ErrorCode::kForbidden, "your role may not do this"); }
+Error forbidden() {
+  return Error::of(ErrorCode::kForbidden, "your role may not do this");
+}
 
 Error unknown_parameter(const std::string& name) {
   return Error::validation({{{name}, "unknown query parameter"}});
@@ -47,7 +49,9 @@ std::optional<long long> parse_integer(const std::string& s, long long min, long
   return v;
 }
 
-Error not_found() { return Error::of(ErrorCode::kNotFound, "not found"); }
+Error not_found() {
+  return Error::of(ErrorCode::kNotFound, "not found");
+}
 
 Result<projections::ListQuery> parse_list_query(const Request& req, const ListOptions& options) {
   projections::ListQuery q;
@@ -60,12 +64,16 @@ Result<projections::ListQuery> parse_list_query(const Request& req, const ListOp
                                [&k = key](const Filter& f) { return f.spec.name == k; });
     if (key == "page") {
       auto v = parse_positive(value, 1000000);
-      if (!v) issues.push_back({{"page"}, "must be an integer >= 1"});
-      else page = *v;
+      if (!v)
+        issues.push_back({{"page"}, "must be an integer >= 1"});
+      else
+        page = *v;
     } else if (key == "limit") {
       auto v = parse_positive(value, 100);
-      if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 100"});
-      else q.limit = *v;
+      if (!v)
+        issues.push_back({{"limit"}, "must be an integer from 1 to 100"});
+      else
+        q.limit = *v;
     } else if (key == "sort") {
       if (!options.sortable.count(value)) {
         std::string list;
@@ -75,8 +83,10 @@ Result<projections::ListQuery> parse_list_query(const Request& req, const ListOp
         q.sort = value;
       }
     } else if (key == "order") {
-      if (value != "asc" && value != "desc") issues.push_back({{"order"}, "must be asc or desc"});
-      else q.descending = value == "desc";
+      if (value != "asc" && value != "desc")
+        issues.push_back({{"order"}, "must be asc or desc"});
+      else
+        q.descending = value == "desc";
     } else if (filter != options.filters.end()) {
       // A filter value is checked exactly like a body field of its type.
       domain::FieldSpec spec = filter->spec;
@@ -149,7 +159,7 @@ void Api::register_routes(Router& router) {
 void Api::route(Method method, const std::string& pattern, const Roles& roles,
                 CallHandler handler) {
   Handler h = [this, method, roles,
-                handler = std::move(handler)](const Request& req) -> Result<Response> {
+               handler = std::move(handler)](const Request& req) -> Result<Response> {
     // A malformed Idempotency-Key is refused before anything else runs.
     if (method == Method::kPost) {
       if (auto key = idempotency_key_of(req); !key) return key.error();
@@ -172,7 +182,8 @@ void Api::route(Method method, const std::string& pattern, const Roles& roles,
   };
   // A write route's request is its path and body: a query parameter would be
   // silently ignored (and is not part of an Idempotency-Key's fingerprint).
-  router_->add(method, pattern, method == Method::kGet ? std::move(h) : refusing_query(std::move(h)));
+  router_->add(method, pattern,
+               method == Method::kGet ? std::move(h) : refusing_query(std::move(h)));
 }
 
 void Api::get(const std::string& p, const Roles& r, CallHandler h) {
@@ -193,7 +204,7 @@ std::string Api::current_row(const Call& call, const std::string& stream_type,
   return pool_.run([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);  // one statement: no BEGIN/COMMIT round trips
     return projections::read_entity(tx, projections::entity_table(stream_type),
-                                     call.actor.account_id, id, visible_to(call.actor, stream_type))
+                                    call.actor.account_id, id, visible_to(call.actor, stream_type))
         .value_or("null");
   });
 }
@@ -204,9 +215,9 @@ Result<Response> Api::answer(const Call& call, const Result<commands::Outcome>& 
   if (status == 204) return Response::no_content();
   // The row as the command projected it; a no-op decision wrote none.
   std::string row = outcome->row;
-  if (row.empty()) row = current_row(call, stream_type, call.req.params.count("id")
-                                                            ? call.req.params.at("id")
-                                                            : std::string());
+  if (row.empty())
+    row = current_row(call, stream_type,
+                      call.req.params.count("id") ? call.req.params.at("id") : std::string());
   return Response::json(status, nlohmann::json::parse(row));
 }
 
@@ -217,8 +228,8 @@ Result<Response> Api::list(const Call& call, const std::string& stream_type,
 }
 
 Result<Response> Api::list_table(const Call& call, const Request& req,
-                                 const projections::EntityTable& table,
-                                 const ListOptions& options, const std::string& visible) {
+                                 const projections::EntityTable& table, const ListOptions& options,
+                                 const std::string& visible) {
   auto q = parse_list_query(req, options);
   if (!q) return q.error();
   q.value().visible_to = visible;
@@ -231,11 +242,10 @@ Result<Response> Api::list_table(const Call& call, const Request& req,
   std::string data = "[";
   for (std::size_t i = 0; i < page.rows.size(); ++i) data += (i ? "," : "") + page.rows[i];
   data += "]";
-  return Response::json(200, {{"data", nlohmann::json::parse(data)},
-                              {"pagination",
-                               {{"page", q->offset / q->limit + 1},
-                                {"limit", q->limit},
-                                {"total", page.total}}}});
+  return Response::json(
+      200, {{"data", nlohmann::json::parse(data)},
+            {"pagination",
+             {{"page", q->offset / q->limit + 1}, {"limit", q->limit}, {"total", page.total}}}});
 }
 
 Result<Response> Api::read(const Call& call, const std::string& stream_type) {

@@ -25,9 +25,9 @@
 // `x` from the value of `expr`, or returns its error.
 #define FSM_TRY_CONCAT_(a, b) a##b
 #define FSM_TRY_NAME_(line) FSM_TRY_CONCAT_(fsm_try_, line)
-#define FSM_TRY(decl, expr)                                                  \
-  auto FSM_TRY_NAME_(__LINE__) = (expr);                                     \
-  if (!FSM_TRY_NAME_(__LINE__)) return FSM_TRY_NAME_(__LINE__).error();      \
+#define FSM_TRY(decl, expr)                                             \
+  auto FSM_TRY_NAME_(__LINE__) = (expr);                                \
+  if (!FSM_TRY_NAME_(__LINE__)) return FSM_TRY_NAME_(__LINE__).error(); \
   decl = std::move(FSM_TRY_NAME_(__LINE__)).value()
 
 namespace fsm::http {
@@ -71,8 +71,7 @@ struct Call {
   // The entity named by `:id`, with If-Match.
   Result<commands::Target> target() const;
   // The body, strictly validated against `specs`.
-  Result<nlohmann::json> body(const std::vector<domain::FieldSpec>& specs,
-                              domain::Mode mode) const;
+  Result<nlohmann::json> body(const std::vector<domain::FieldSpec>& specs, domain::Mode mode) const;
 };
 
 using CallHandler = std::function<Result<Response>(const Call&)>;
@@ -102,12 +101,11 @@ class Api {
   Result<Response> read(const Call& call, const std::string& stream_type);
   // The `child_type` entities whose `fk` is the parent named by the path
   // parameter `param` (404 when the caller cannot see that parent).
-  Result<Response> list_under(const Call& call, const std::string& parent_type,
-                              const char* param, const std::string& child_type,
-                              const std::string& fk, const ListOptions& options);
+  Result<Response> list_under(const Call& call, const std::string& parent_type, const char* param,
+                              const std::string& child_type, const std::string& fk,
+                              const ListOptions& options);
   // The entity's current row as the caller may see it ("null" if gone).
-  std::string current_row(const Call& call, const std::string& stream_type,
-                          const std::string& id);
+  std::string current_row(const Call& call, const std::string& stream_type, const std::string& id);
   // A command's answer: its entity's row (as projected, or read if the
   // decision changed nothing) with `status`, or 204.
   Result<Response> answer(const Call& call, const Result<commands::Outcome>& outcome,

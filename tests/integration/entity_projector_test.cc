@@ -85,8 +85,8 @@ TEST_F(EntityProjectorTest, AJobsLifecycleIsProjectedInlineAndReplaysAreHarmless
 
   domain::EntityState state;
   for (const auto& e : store_->read_stream(id)) domain::evolve(state, e.type, e.data, e.version);
-  auto patch = domain::job::patch(state, {{"title", "Fix boiler valve"},
-                                                {"scheduled_start", "2026-12-01T09:00:00.000Z"}});
+  auto patch = domain::job::patch(
+      state, {{"title", "Fix boiler valve"}, {"scheduled_start", "2026-12-01T09:00:00.000Z"}});
   ASSERT_TRUE(patch.ok());
   append(id, 1, *patch);
   for (const auto& e : store_->read_stream(id)) domain::evolve(state, e.type, e.data, e.version);

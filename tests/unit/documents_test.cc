@@ -1,12 +1,12 @@
 // Estimates, invoices and payments: given the events, when the command, then
 // these events or this error. The allowed moves are the contract's tables,
 // written out here independently of documents.cc; every other pair is refused.
-#include "domain/estimate.h"
-#include "domain/invoice.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "domain/estimate.h"
+#include "domain/invoice.h"
 
 namespace fsm::domain {
 namespace {
@@ -41,10 +41,9 @@ TEST(Estimates, EveryPairFollowsTheContract) {
   }
   auto sent = estimate::transition(given("Estimate", {{"status", "draft"}}), "sent", kNow);
   EXPECT_EQ((*sent)[0].data["changes"]["sent_at"], kNow);
-  EXPECT_EQ(estimate::transition(given("Estimate", {{"status", "draft"}}), "gone", kNow)
-                .error()
-                .code,
-            ErrorCode::kValidation);
+  EXPECT_EQ(
+      estimate::transition(given("Estimate", {{"status", "draft"}}), "gone", kNow).error().code,
+      ErrorCode::kValidation);
 }
 
 TEST(Estimates, WhatEachStatusLetsChange) {
@@ -83,14 +82,12 @@ TEST(Invoices, EveryPairFollowsTheContractWhenMoneyAgrees) {
 
 TEST(Invoices, StatusMustAgreeWithMoney) {
   auto unpaid = given("Invoice", {{"status", "sent"}, {"total_cents", 1000}, {"paid_cents", 0}});
-  EXPECT_EQ(invoice::transition(unpaid, "paid", kNow).error().code,
-            ErrorCode::kInvalidTransition)
+  EXPECT_EQ(invoice::transition(unpaid, "paid", kNow).error().code, ErrorCode::kInvalidTransition)
       << "manual paid with nothing paid";
   EXPECT_EQ(invoice::transition(unpaid, "partial", kNow).error().code,
             ErrorCode::kInvalidTransition);
   auto full = given("Invoice", {{"status", "sent"}, {"total_cents", 1000}, {"paid_cents", 1000}});
-  EXPECT_EQ(invoice::transition(full, "partial", kNow).error().code,
-            ErrorCode::kInvalidTransition);
+  EXPECT_EQ(invoice::transition(full, "partial", kNow).error().code, ErrorCode::kInvalidTransition);
   auto paid = invoice::transition(full, "paid", kNow);
   ASSERT_TRUE(paid.ok());
   EXPECT_EQ((*paid)[0].data["changes"]["paid_at"], kNow);
@@ -132,15 +129,18 @@ TEST(Payments, PartialThenPaidThenRemovedBackToPartial) {
   EXPECT_EQ(inv.str("status"), "partial");
   EXPECT_EQ(inv.fields["paid_cents"], 400);
 
-  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p2"}, {"amount_cents", 601}}, kNow).error().code, ErrorCode::kValidation)
+  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p2"}, {"amount_cents", 601}}, kNow).error().code,
+            ErrorCode::kValidation)
       << "over the balance";
-  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p2"}, {"amount_cents", 0}}, kNow).error().code, ErrorCode::kValidation);
+  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p2"}, {"amount_cents", 0}}, kNow).error().code,
+            ErrorCode::kValidation);
   auto rest = invoice::record_payment(inv, {{"id", "p2"}, {"amount_cents", 600}}, kNow);
   ASSERT_TRUE(rest.ok());
   evolve(inv, (*rest)[0].type, (*rest)[0].data, 3);
   EXPECT_EQ(inv.str("status"), "paid");
   EXPECT_EQ(inv.str("paid_at"), kNow);
-  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p3"}, {"amount_cents", 1}}, kNow).error().code, ErrorCode::kInvalidTransition)
+  EXPECT_EQ(invoice::record_payment(inv, {{"id", "p3"}, {"amount_cents", 1}}, kNow).error().code,
+            ErrorCode::kInvalidTransition)
       << "nothing is recorded on a paid invoice";
 
   auto removed = invoice::remove_payment(inv, "p2", 600, false);
@@ -160,7 +160,9 @@ TEST(Payments, PartialThenPaidThenRemovedBackToPartial) {
 TEST(Payments, OnlyOnSentPartialOrOverdueInvoices) {
   for (const char* s : {"draft", "paid", "void"}) {
     auto inv = given("Invoice", {{"status", s}, {"total_cents", 1000}, {"paid_cents", 0}});
-    EXPECT_EQ(invoice::record_payment(inv, {{"id", "p"}, {"amount_cents", 100}}, kNow).error().code, ErrorCode::kInvalidTransition) << s;
+    EXPECT_EQ(invoice::record_payment(inv, {{"id", "p"}, {"amount_cents", 100}}, kNow).error().code,
+              ErrorCode::kInvalidTransition)
+        << s;
   }
   auto overdue = given("Invoice", {{"status", "overdue"}, {"total_cents", 1000}, {"paid_cents", 0}});
   auto r = invoice::record_payment(overdue, {{"id", "p"}, {"amount_cents", 100}}, kNow);

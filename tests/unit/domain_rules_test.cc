@@ -263,7 +263,9 @@ TEST(Validation, DuplicateKeysAreRefusedWithTheirPath) {
 }
 
 TEST(Validation, EmailsAndPasswords) {
-  EXPECT_TRUE(validate_body({{"email", "Ann@Example.COM"}, {"full_name", "Ann"}, {"role", "tech"},
+  EXPECT_TRUE(validate_body({{"email", "Ann@Example.COM"},
+                             {"full_name", "Ann"},
+                             {"role", "tech"},
                              {"password", "long enough"}},
                             user::create_fields(), Mode::kCreate)
                   .ok());

@@ -29,7 +29,6 @@ const ListOptions& audit_list() {
   return o;
 }
 
-
 // The log in the order that never skips (PgEventStore::read_all_in, as every
 // reader of the log in order reads it), filtered. The cursor is a position,
 // the last one the caller received: its event's checkpoint resumes the read.
@@ -43,12 +42,16 @@ Result<Response> list_events(const Call& c) {
   for (const auto& [key, value] : req.query) {
     if (key == "after") {
       auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
-      if (!v) issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
-      else after = *v;
+      if (!v)
+        issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
+      else
+        after = *v;
     } else if (key == "limit") {
       auto v = parse_integer(value, 1, 1000);
-      if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
-      else limit = *v;
+      if (!v)
+        issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
+      else
+        limit = *v;
     } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {
       static const FieldSpec kType{
           "type", FieldType::kEnum, false, false, 0, domain::catalog_event_types()};
@@ -135,7 +138,8 @@ Result<Response> history(const Call& c, const std::string& stream_type) {
     from = std::find_if(events.begin(), events.end(),
                         [after](const auto& e) { return e.position == after; });
     if (from == events.end()) {
-      return Error::validation({{{"after"}, "must be a position this history gave you (next_after)"}});
+      return Error::validation(
+          {{{"after"}, "must be a position this history gave you (next_after)"}});
     }
     ++from;
   }
@@ -155,14 +159,14 @@ void audit_routes(Api& api) {
   api.get("/api/v1/audit-log", kOffice, [&api](const Call& c) {
     return api.list_table(c, c.req, projections::audit_log_table(), audit_list());
   });
-  for (const auto& [path, type] : std::vector<std::pair<std::string, std::string>>{
-           {"jobs", "job"},
-           {"visits", "visit"},
-           {"clients", "client"},
-           {"properties", "property"},
-           {"estimates", "estimate"},
-           {"invoices", "invoice"},
-           {"users", "user"}}) {
+  for (const auto& [path, type] :
+       std::vector<std::pair<std::string, std::string>>{{"jobs", "job"},
+                                                        {"visits", "visit"},
+                                                        {"clients", "client"},
+                                                        {"properties", "property"},
+                                                        {"estimates", "estimate"},
+                                                        {"invoices", "invoice"},
+                                                        {"users", "user"}}) {
     api.get("/api/v1/" + path + "/:id/history", kOffice,
             [type = type](const Call& c) { return history(c, type); });
   }

@@ -11,7 +11,8 @@ using domain::Mode;
 void client_routes(Api& api) {
   static const ListOptions kList = {{"name", "created_at", "updated_at"}, {}};
   const std::string type = domain::client::kKind.stream_type;
-  api.get("/api/v1/clients", kAll, [&api, type](const Call& c) { return api.list(c, type, kList); });
+  api.get("/api/v1/clients", kAll,
+          [&api, type](const Call& c) { return api.list(c, type, kList); });
   api.post("/api/v1/clients", kOffice, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto fields, c.body(domain::client::fields(), Mode::kCreate));
     return api.answer(c, cmd::client::create(c.ctx(), fields), type, 201);
@@ -41,7 +42,8 @@ void property_routes(Api& api) {
              FSM_TRY(auto fields, c.body(domain::property::fields(), Mode::kCreate));
              return api.answer(c, cmd::property::create(c.ctx(), client_id, fields), type, 201);
            });
-  api.get("/api/v1/properties/:id", kAll, [&api, type](const Call& c) { return api.read(c, type); });
+  api.get("/api/v1/properties/:id", kAll,
+          [&api, type](const Call& c) { return api.read(c, type); });
   api.patch("/api/v1/properties/:id", kOffice, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto target, c.target());
     FSM_TRY(auto patch, c.body(domain::for_patch(domain::property::fields()), Mode::kPatch));

@@ -12,11 +12,12 @@ using domain::FieldType;
 using domain::Mode;
 
 void job_routes(Api& api) {
-  static const ListOptions kList = {{"created_at", "updated_at", "title", "status", "scheduled_start"},
-                                    {{domain::enum_field("status", domain::job::statuses())},
-                                     {domain::enum_field("priority", domain::job::priorities())},
-                                     {{"client_id", FieldType::kUuid}},
-                                     {{"property_id", FieldType::kUuid}}}};
+  static const ListOptions kList = {
+      {"created_at", "updated_at", "title", "status", "scheduled_start"},
+      {{domain::enum_field("status", domain::job::statuses())},
+       {domain::enum_field("priority", domain::job::priorities())},
+       {{"client_id", FieldType::kUuid}},
+       {{"property_id", FieldType::kUuid}}}};
   const std::string type = domain::job::kKind.stream_type;
   api.get("/api/v1/jobs", kAll, [&api, type](const Call& c) { return api.list(c, type, kList); });
   api.post("/api/v1/jobs", kOffice, [&api, type](const Call& c) -> Result<Response> {
@@ -69,8 +70,8 @@ void visit_routes(Api& api) {
   api.post("/api/v1/visits/:id/transition", kAll, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto target, c.target());
     FSM_TRY(auto body, c.body(domain::visit::transition_fields(), Mode::kCreate));
-    return api.answer(c, cmd::visit::transition(c.ctx(), target, body["status"], body["tech_notes"]),
-                      type, 200);
+    return api.answer(
+        c, cmd::visit::transition(c.ctx(), target, body["status"], body["tech_notes"]), type, 200);
   });
 }
 

@@ -24,8 +24,7 @@ const std::string& payment_select() {
 }
 constexpr const char* kPaymentFrom = " FROM payments p";
 
-Result<json> document_body(const Call& c, const std::vector<domain::FieldSpec>& specs,
-                           Mode mode) {
+Result<json> document_body(const Call& c, const std::vector<domain::FieldSpec>& specs, Mode mode) {
   FSM_TRY(auto body, domain::parse_json_object(c.req.body));
   return domain::document::validate(body, specs, mode);
 }
@@ -34,10 +33,9 @@ Result<json> document_body(const Call& c, const std::vector<domain::FieldSpec>& 
 std::string payment_row(const Call& c, const std::string& id) {
   return c.pool.run([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
-    auto r = projections::exec_cached(tx,
-                                      payment_select() + kPaymentFrom +
-                                          " WHERE p.id = $1::uuid AND p.account_id = $2::uuid",
-                                      {id, c.actor.account_id});
+    auto r = projections::exec_cached(
+        tx, payment_select() + kPaymentFrom + " WHERE p.id = $1::uuid AND p.account_id = $2::uuid",
+        {id, c.actor.account_id});
     return r.empty() ? std::string("null") : std::string(r[0][0].c_str());
   });
 }
@@ -100,7 +98,8 @@ void estimate_routes(Api& api) {
                                      {{"client_id", FieldType::kUuid}},
                                      {{"job_id", FieldType::kUuid}}}};
   const std::string type = rules::kKind.stream_type;
-  api.get("/api/v1/estimates", kOffice, [&api, type](const Call& c) { return api.list(c, type, kList); });
+  api.get("/api/v1/estimates", kOffice,
+          [&api, type](const Call& c) { return api.list(c, type, kList); });
   api.post("/api/v1/estimates", kOffice, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto fields, document_body(c, rules::create_fields(), Mode::kCreate));
     return api.answer(c, cmd::estimate::create(c.ctx(), fields), type, 201);
@@ -111,13 +110,12 @@ void estimate_routes(Api& api) {
     FSM_TRY(auto patch, document_body(c, rules::patch_fields(), Mode::kPatch));
     return api.answer(c, cmd::estimate::patch(c.ctx(), target, patch), type, 200);
   });
-  api.post("/api/v1/estimates/:id/transition", kOffice,
-           [&api, type](const Call& c) -> Result<Response> {
-             FSM_TRY(auto target, c.target());
-             FSM_TRY(auto body, c.body(domain::transition_fields(), Mode::kCreate));
-             return api.answer(c, cmd::estimate::transition(c.ctx(), target, body["status"]), type,
-                               200);
-           });
+  api.post(
+      "/api/v1/estimates/:id/transition", kOffice, [&api, type](const Call& c) -> Result<Response> {
+        FSM_TRY(auto target, c.target());
+        FSM_TRY(auto body, c.body(domain::transition_fields(), Mode::kCreate));
+        return api.answer(c, cmd::estimate::transition(c.ctx(), target, body["status"]), type, 200);
+      });
   api.post("/api/v1/estimates/:id/convert", kOffice, [&api](const Call& c) -> Result<Response> {
     FSM_TRY(auto target, c.target());
     FSM_TRY(auto converted, cmd::estimate::convert(c.ctx(), target));
@@ -140,7 +138,8 @@ void invoice_routes(Api& api) {
        {{"job_id", FieldType::kUuid}},
        {{"estimate_id", FieldType::kUuid}}}};
   const std::string type = rules::kKind.stream_type;
-  api.get("/api/v1/invoices", kOffice, [&api, type](const Call& c) { return api.list(c, type, kList); });
+  api.get("/api/v1/invoices", kOffice,
+          [&api, type](const Call& c) { return api.list(c, type, kList); });
   api.post("/api/v1/invoices", kOffice, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto fields, document_body(c, rules::create_fields(), Mode::kCreate));
     return api.answer(c, cmd::invoice::create(c.ctx(), fields), type, 201);
@@ -151,13 +150,12 @@ void invoice_routes(Api& api) {
     FSM_TRY(auto patch, document_body(c, rules::patch_fields(), Mode::kPatch));
     return api.answer(c, cmd::invoice::patch(c.ctx(), target, patch), type, 200);
   });
-  api.post("/api/v1/invoices/:id/transition", kOffice,
-           [&api, type](const Call& c) -> Result<Response> {
-             FSM_TRY(auto target, c.target());
-             FSM_TRY(auto body, c.body(domain::transition_fields(), Mode::kCreate));
-             return api.answer(c, cmd::invoice::transition(c.ctx(), target, body["status"]), type,
-                               200);
-           });
+  api.post(
+      "/api/v1/invoices/:id/transition", kOffice, [&api, type](const Call& c) -> Result<Response> {
+        FSM_TRY(auto target, c.target());
+        FSM_TRY(auto body, c.body(domain::transition_fields(), Mode::kCreate));
+        return api.answer(c, cmd::invoice::transition(c.ctx(), target, body["status"]), type, 200);
+      });
   api.get("/api/v1/invoices/:id/payments", kOffice,
           [&api](const Call& c) { return list_payments(api, c); });
   api.post("/api/v1/invoices/:id/payments", kOffice, record_payment);

@@ -23,7 +23,8 @@ void user_routes(Api& api) {
   static const ListOptions kList = {{"email", "full_name", "role", "created_at", "updated_at"},
                                     {{domain::enum_field("role", domain::user::roles())}}};
   const std::string type = domain::user::kKind.stream_type;
-  api.get("/api/v1/users", kOffice, [&api, type](const Call& c) { return api.list(c, type, kList); });
+  api.get("/api/v1/users", kOffice,
+          [&api, type](const Call& c) { return api.list(c, type, kList); });
   api.post("/api/v1/users", kOffice, [&api, type](const Call& c) -> Result<Response> {
     FSM_TRY(auto fields, c.body(domain::user::create_fields(), Mode::kCreate));
     const std::string hash = *hash_password(fields, api.hasher());

@@ -10,7 +10,11 @@
 #include <string>
 
 #include "common/time.h"
-#include "domain/rules.h"
+#include "domain/client.h"
+#include "domain/job.h"
+#include "domain/property.h"
+#include "domain/user.h"
+#include "domain/visit.h"
 #include "domain/validation.h"
 
 namespace {
@@ -28,16 +32,16 @@ const std::vector<FieldSpec>& specs_for(std::uint8_t selector) {
       {"unit_price_cents", FieldType::kInt, true, false, 0, {}, -2147483647, 2147483647}};
   switch (selector % 11) {
     case 10: return line;
-    case 0: return client_fields();
-    case 1: return property_fields();
-    case 2: return job_create_fields();
-    case 3: return job_patch_fields();
-    case 4: return visit_create_fields();
-    case 5: return visit_patch_fields();
-    case 6: return user_create_fields();
-    case 7: return user_patch_fields();
+    case 0: return client::fields();
+    case 1: return property::fields();
+    case 2: return job::create_fields();
+    case 3: return job::patch_fields();
+    case 4: return visit::create_fields();
+    case 5: return visit::patch_fields();
+    case 6: return user::create_fields();
+    case 7: return user::patch_fields();
     case 8: return transition_fields();
-    default: return visit_transition_fields();
+    default: return visit::transition_fields();
   }
 }
 
@@ -64,17 +68,17 @@ void decide_everything(const json& body) {
   const json notes = body.contains("tech_notes") ? body["tech_notes"] : json();
   for (const char* s : {"draft", "quoted", "scheduled", "in_progress", "completed", "cancelled",
                         "invoiced"}) {
-    check(decide_job_transition(state(s), to, s[0] == 'c'));
-    check(decide_job_patch(state(s), body));
-    check(decide_job_delete(state(s)));
+    check(job::transition(state(s), to, s[0] == 'c'));
+    check(job::patch(state(s), body));
+    check(job::remove(state(s)));
   }
   for (const char* s : {"scheduled", "arrived", "in_progress", "completed", "cancelled"}) {
-    check(decide_visit_transition(state(s, {{"assigned_user_id", "u"}}), to, notes,
+    check(visit::transition(state(s, {{"assigned_user_id", "u"}}), to, notes,
                                   "2026-11-28T09:30:00.000Z"));
-    check(decide_visit_patch(state(s), body));
+    check(visit::patch(state(s), body, "admin"));
   }
-  check(decide_user_patch(state("", {{"role", "owner"}}), body, "admin"));
-  check(decide_user_patch(state("", {{"role", "tech"}}), body, "owner"));
+  check(user::patch(state("", {{"role", "owner"}}), body, "admin"));
+  check(user::patch(state("", {{"role", "tech"}}), body, "owner"));
   (void)check_schedule(body, "scheduled_start", "scheduled_end");
 }
 

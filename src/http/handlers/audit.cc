@@ -29,6 +29,23 @@ const ListOptions& audit_list() {
   return o;
 }
 
+// `after` (a position, 0 for the start) and `limit` (1..1000), the paging
+// of /events and /history. Whether `key` was one of them.
+bool cursor_parameter(const std::string& key, const std::string& value, long long& after,
+                      long long& limit, std::vector<Issue>& issues) {
+  if (key == "after") {
+    auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
+    if (!v) issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
+    else after = *v;
+    return true;
+  }
+  if (key != "limit") return false;
+  auto v = parse_integer(value, 1, 1000);
+  if (!v) issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
+  else limit = *v;
+  return true;
+}
+
 // The log in the order that never skips (PgEventStore::read_all_in, as every
 // reader of the log in order reads it), filtered. The cursor is a position,
 // the last one the caller received: its event's checkpoint resumes the read.
@@ -40,18 +57,8 @@ Result<Response> list_events(const Call& c) {
   events::EventFilter filter;
   filter.account_id = actor.account_id;
   for (const auto& [key, value] : req.query) {
-    if (key == "after") {
-      auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
-      if (!v)
-        issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
-      else
-        after = *v;
-    } else if (key == "limit") {
-      auto v = parse_integer(value, 1, 1000);
-      if (!v)
-        issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
-      else
-        limit = *v;
+    if (cursor_parameter(key, value, after, limit, issues)) {
+      continue;
     } else if (key == "stream_id" || key == "type" || key == "from" || key == "to") {
       static const FieldSpec kType{
           "type", FieldType::kEnum, false, false, 0, domain::catalog_event_types()};
@@ -104,18 +111,8 @@ Result<Response> history(const Call& c, const std::string& stream_type) {
   std::vector<Issue> issues;
   long long after = 0, limit = 100;
   for (const auto& [key, value] : req.query) {
-    if (key == "after") {
-      auto v = parse_integer(value, 0, std::numeric_limits<long long>::max());
-      if (!v)
-        issues.push_back({{"after"}, "must be a position (an integer >= 0)"});
-      else
-        after = *v;
-    } else if (key == "limit") {
-      auto v = parse_integer(value, 1, 1000);
-      if (!v)
-        issues.push_back({{"limit"}, "must be an integer from 1 to 1000"});
-      else
-        limit = *v;
+    if (cursor_parameter(key, value, after, limit, issues)) {
+      continue;
     } else {
       issues.push_back({{key}, "unknown query parameter"});
     }

@@ -44,7 +44,9 @@ struct Response {
   // as JSON are spliced, never parsed and dumped again (the read path's cost).
   std::string text;
 
-  static Response json(int status, nlohmann::json body) { return {status, std::move(body), {}, {}}; }
+  static Response json(int status, nlohmann::json body) {
+    return {status, std::move(body), {}, {}};
+  }
   // `text` must be one JSON value (the caller's promise; PostgreSQL's json output).
   static Response json_text(int status, std::string text) {
     return {status, nullptr, {}, std::move(text)};

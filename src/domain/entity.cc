@@ -51,6 +51,8 @@ const std::vector<StreamEvents>& event_catalog() {
         {"invoice", of("Invoice", {"Created", "Updated", "StatusChanged"},
                        {kInvoicePaymentRecorded, kInvoicePaymentRemoved})},
         {"invoice_numbers", {kInvoiceNumberAssigned}},
+        {"visit_reminder", of("VisitReminder", {"Created", "Delivered", "DeliveryFailed"})},
+        {"invoice_followup", of("InvoiceFollowup", {"Created", "Delivered", "DeliveryFailed"})},
     };
   }();
   return catalog;

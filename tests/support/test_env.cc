@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "events/heartbeat.h"
 #include "events/migrator.h"
 
 namespace fsm::testing {
@@ -87,6 +88,14 @@ TestDatabase::TestDatabase()
   pqxx::nontransaction(admin).exec("CREATE DATABASE " + name_);
   url_ = replace_database(admin_url_, name_);
   events::migrate(url_);
+  record_worker_pass(url_);
+}
+
+void record_worker_pass(const std::string& url) {
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  events::record_heartbeat(tx, "test:fixture", 24 * 3600 * 1000, nlohmann::json::object());
+  tx.commit();
 }
 
 TestDatabase::~TestDatabase() {

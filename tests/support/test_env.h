@@ -22,9 +22,14 @@ namespace fsm::testing {
 // Value of an environment variable ops/test sets; fails the test when absent.
 std::string required_env(const char* name);
 
+// Records in the database at `url` that a worker polling once a day has just
+// completed a pass, so /api/health's `checks.worker` is ok: fixture data for
+// tests about something else (the worker's own tests run fsm-worker).
+void record_worker_pass(const std::string& url);
+
 class TestDatabase {
  public:
-  TestDatabase();  // creates and migrates
+  TestDatabase();  // creates and migrates (and record_worker_pass)
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;

@@ -52,6 +52,8 @@ const std::vector<StreamEvents>& event_catalog() {
                        {kInvoicePaymentRecorded, kInvoicePaymentRemoved})},
         {"invoice_numbers", {kInvoiceNumberAssigned}},
         {"automation", of("Automation", {"Created", "Updated", "Deleted", "RunRequested", "Ran"})},
+        {"visit_reminder", of("VisitReminder", {"Created", "Delivered", "DeliveryFailed"})},
+        {"invoice_followup", of("InvoiceFollowup", {"Created", "Delivered", "DeliveryFailed"})},
     };
   }();
   return catalog;

@@ -107,7 +107,7 @@ Response Idempotency::handle(const Request& req, const std::string& user,
                     "read the resource instead"),
           req.request_id);
     case Next::kReplay: {
-      Response r{record.response_status, nlohmann::json::parse(record.response_body), {}};
+      Response r{record.response_status, nlohmann::json::parse(record.response_body), {}, {}};
       r.headers.emplace_back("Idempotent-Replayed", "true");
       return r;
     }
@@ -147,7 +147,7 @@ Response Idempotency::handle(const Request& req, const std::string& user,
     } else {
       pool_.run([&](pqxx::connection& conn) {
         pqxx::work tx(conn);
-        Store::finish(tx, user, *key, claim, res.status, res.body.dump());
+        Store::finish(tx, user, *key, claim, res.status, res.body_text());
         tx.commit();
       });
     }

@@ -35,6 +35,11 @@ Handler refusing_query(Handler inner) {
   };
 }
 
+std::string Response::body_text() const {
+  if (!text.empty()) return text;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 LoggedCaller& logged_caller() {
   thread_local LoggedCaller caller;
   return caller;

@@ -38,11 +38,24 @@ struct Request {
 
 struct Response {
   int status = 200;
-  nlohmann::json body;  // null: no body (204)
+  nlohmann::json body;  // null: no body (204), unless `text` holds it
   std::vector<std::pair<std::string, std::string>> headers;
+  // The body already as JSON text, sent as is: rows that PostgreSQL rendered
+  // as JSON are spliced, never parsed and dumped again (the read path's cost).
+  std::string text;
 
-  static Response json(int status, nlohmann::json body) { return {status, std::move(body), {}}; }
-  static Response no_content() { return {204, nullptr, {}}; }
+  static Response json(int status, nlohmann::json body) {
+    return {status, std::move(body), {}, {}};
+  }
+  // `text` must be one JSON value (the caller's promise; PostgreSQL's json output).
+  static Response json_text(int status, std::string text) {
+    return {status, nullptr, {}, std::move(text)};
+  }
+  static Response no_content() { return {204, nullptr, {}, {}}; }
+
+  bool has_body() const { return !text.empty() || !body.is_null(); }
+  // The body as sent (invalid UTF-8 in a json body replaced, never thrown on).
+  std::string body_text() const;
 };
 
 // A handler answers with a Response or an Error; the server turns an Error

@@ -69,9 +69,8 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 std::string serialize_answer(const Response& response, const std::string& request_id,
                              const WireOptions& options) {
   const bool bodiless = response.status == 204 || response.status == 304;
-  const bool json = !response.body.is_null() && !bodiless;
-  const std::string body =
-      json ? response.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "";
+  const bool json = response.has_body() && !bodiless;
+  const std::string body = json ? response.body_text() : "";
   std::string out;
   out.reserve(body.size() + 256);
   out += options.minor_version == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";

@@ -73,6 +73,17 @@ TEST(Wire, ContentLengthIsTheBodysBytes) {
   EXPECT_EQ(p.headers.back(), "Content-Length: " + std::to_string(p.body.size()));
 }
 
+TEST(Wire, ATextBodyIsSentAsGivenWithItsLength) {
+  // Rows rendered as JSON by PostgreSQL go out byte for byte, never re-dumped.
+  const std::string text = R"({"data" : [{"id" : "x", "name" : "Zoë"}]})";
+  const Parsed p = parse(serialize_answer(Response::json_text(200, text), "r", {}));
+  EXPECT_EQ(p.body, text);
+  EXPECT_EQ(p.headers.back(), "Content-Length: " + std::to_string(text.size()));
+  EXPECT_EQ(p.headers[2], "Content-Type: application/json; charset=utf-8");
+  EXPECT_EQ(parse(serialize_answer(Response::json_text(200, text), "r", {1, true, false})).body,
+            "");
+}
+
 TEST(Wire, AnAnswerToHeadHasTheHeadersOfTheGetAnswerAndNoBody) {
   const std::string get = serialize_answer(json_answer(), "r", {1, false, false});
   const std::string head = serialize_answer(json_answer(), "r", {1, true, false});
@@ -95,7 +106,7 @@ TEST(Wire, NoContentAndNotModifiedHaveNeitherBodyNorLength) {
 }
 
 TEST(Wire, ANullBodyIsAnEmptyOneWithItsLength) {
-  const Parsed p = parse(serialize_answer(Response{200, nullptr, {}}, "r", {}));
+  const Parsed p = parse(serialize_answer(Response{200, nullptr, {}, {}}, "r", {}));
   EXPECT_EQ(p.headers.back(), "Content-Length: 0");
   EXPECT_EQ(p.headers.size(), 3u) << "no Content-Type";
   EXPECT_EQ(p.body, "");

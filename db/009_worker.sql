@@ -63,3 +63,22 @@ CREATE TABLE worker_heartbeats (
 CREATE INDEX invoices_open_due_idx ON invoices (due_date)
     WHERE status IN ('sent', 'partial', 'overdue');
 CREATE INDEX estimates_sent_expiry_idx ON estimates (expires_at) WHERE status = 'sent';
+
+-- Wakes a waiting worker (LISTEN fsm_automations) when an automation is
+-- created or made due: by the API, `fsmctl automations run-now` or the
+-- runbook's hand-run UPDATE. Delivered on commit; the worker's poll covers
+-- a worker that was not listening. (Its own run record moves next_run_at an
+-- hour ahead, which wakes nobody.) A rebuild carries the table's triggers
+-- over to the new table (src/projections/rebuild.cc).
+CREATE FUNCTION automations_wake_worker() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.enabled AND NEW.next_run_at <= now() THEN
+        PERFORM pg_notify('fsm_automations', NEW.id::text);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER automations_wake_worker
+    AFTER INSERT OR UPDATE ON automations
+    FOR EACH ROW EXECUTE FUNCTION automations_wake_worker();

@@ -13,6 +13,9 @@
 #include "commands/accounts.h"
 #include "commands/services.h"
 #include "common/time.h"
+#include "common/uuid.h"
+#include "domain/client.h"
+#include "domain/document.h"
 #include "domain/automation.h"
 #include "domain/estimate.h"
 #include "domain/invoice.h"
@@ -57,6 +60,12 @@ class WorkerTest : public ::testing::Test {
 
   static json valid(const json& body, const std::vector<domain::FieldSpec>& specs) {
     auto v = domain::validate_body(body, specs, domain::Mode::kCreate);
+    EXPECT_TRUE(v) << body.dump() << (v ? "" : " " + v.error().message + " " + nlohmann::json(v.error().issues.empty() ? "" : v.error().issues.front().message).dump());
+    return v ? *v : json();
+  }
+  // An estimate's or invoice's body, line items included.
+  static json valid_document(const json& body, const std::vector<domain::FieldSpec>& specs) {
+    auto v = domain::document::validate(body, specs, domain::Mode::kCreate);
     EXPECT_TRUE(v) << body.dump();
     return v ? *v : json();
   }
@@ -83,7 +92,7 @@ class WorkerTest : public ::testing::Test {
   // A sent invoice of 100.00 due at `due`.
   std::string invoice_due(Timestamp due) {
     const auto id = created(commands::invoice::create(
-        ctx(), valid({{"client_id", client_},
+        ctx(), valid_document({{"client_id", client_},
                       {"due_date", format_rfc3339(due)},
                       {"line_items", {{{"description", "Valve"}, {"quantity", 1},
                                        {"unit_price_cents", 10000}}}}},
@@ -218,7 +227,7 @@ TEST_F(WorkerTest, ADisabledAutomationSendsNothing) {
 
 TEST_F(WorkerTest, SentEstimatesPastExpiryExpireAndPaidInvoicesStay) {
   const auto est = created(commands::estimate::create(
-      ctx(), valid({{"client_id", client_},
+      ctx(), valid_document({{"client_id", client_},
                     {"expires_at", format_rfc3339(now_ - kDay)},
                     {"line_items", {{{"description", "Valve"}, {"quantity", 1},
                                      {"unit_price_cents", 500}}}}},

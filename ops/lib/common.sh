@@ -12,6 +12,7 @@ FSM_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libpistache-dev libpqxx-dev libpq-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libhowardhinnant-date-dev libsodium-dev libcli11-dev libgtest-dev libgmock-dev
+  libcurl4-openssl-dev
   postgresql-15 postgresql-client-15 curl jq
 )
 # ops/test also fuzzes (libFuzzer comes with clang); bench/ drives HTTP with wrk.

@@ -11,6 +11,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "support/loopback.h"
+
 namespace fsm::testing {
 
 struct TcpProxy::Link {
@@ -75,26 +77,6 @@ int connect_to(const std::string& host, const std::string& port) {
   }
   ::freeaddrinfo(found);
   return fd;
-}
-
-int listen_on_loopback() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(fd, 64) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("proxy: cannot listen on loopback");
-  }
-  return fd;
-}
-
-int local_port(int fd) {
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return ntohs(addr.sin_port);
 }
 
 // The client's side of one connection, read message by message.

@@ -175,7 +175,10 @@ class OldLogReplayTest : public ::testing::Test {
     for (const auto& t : tables) {
       const std::string path = kFixture + "/expected/" + t + ".jsonl";
       if (!std::filesystem::exists(path)) {
-        out.push_back(t + ": no old rows in the fixture (a table the old code did not have?)");
+        // A table newer than the old code (automations): no old event fills it.
+        if (!table_rows(c, t).empty()) {
+          out.push_back(t + ": a table the old code did not have, yet its log fills it");
+        }
         continue;
       }
       const auto old_rows = rows_by_id(lines_of(path));

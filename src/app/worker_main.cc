@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -60,7 +61,7 @@ struct WorkerConfig {
 
 // The wait after the database failed `failures` times in a row: 1 s, 2 s, ... 30 s.
 milliseconds retry_wait(int failures) {
-  return std::min(milliseconds(1000) << std::min(failures - 1, 5), milliseconds(30000));
+  return std::min(milliseconds(1000 * (1 << std::clamp(failures - 1, 0, 5))), milliseconds(30000));
 }
 
 // Wakes `passes` whenever an automation is created or made due: the

@@ -9,6 +9,7 @@ bench_setup() {
   scratch=$(mktemp -d -t fsm-bench-XXXXXX)
   chmod 755 "$scratch"  # the postgres user runs the cluster inside it
   bench_web=""
+  bench_worker=""
   trap bench_cleanup EXIT
   fsm_pg_start "$scratch/pg"
   fsm_pg_createdb ai_fsm
@@ -17,6 +18,7 @@ bench_setup() {
 }
 
 bench_cleanup() {
+  [ -z "$bench_worker" ] || kill -TERM "$bench_worker" 2>/dev/null || true
   if [ -n "$bench_web" ]; then
     kill -TERM "$bench_web" 2>/dev/null && wait "$bench_web" 2>/dev/null
   fi
@@ -24,8 +26,8 @@ bench_cleanup() {
   rm -rf "$scratch"
 }
 
-# Starts fsm-web (Release) on a free port against $1 with extra env "$@";
-# sets bench_web (pid), bench_port, bench_web_log.
+# Starts fsm-web (Release) on a free port against $1 with extra env "$@", and
+# fsm-worker; sets bench_web (pid), bench_worker, bench_port, bench_web_log.
 bench_start_web() {
   local url=$1
   shift
@@ -35,6 +37,10 @@ bench_start_web() {
     build/release/src/fsm-web >"$bench_web_log" &
   bench_web=$!
   local _
+  # As deployed: fsm-worker beside it (idle here: no automations), so that
+  # /api/health's checks.worker is ok.
+  env DATABASE_URL="$url" build/release/src/fsm-worker >"$scratch/worker.log" &
+  bench_worker=$!
   for _ in $(seq 200); do
     curl -sf "http://127.0.0.1:$bench_port/api/health" >/dev/null 2>&1 && return 0
     sleep 0.05

@@ -31,8 +31,12 @@ std::optional<std::string> nullable(const pqxx::field& f) {
 // "{7,14,30}": an int[] parameter.
 std::string int_array(const std::vector<int>& values) {
   std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
-  return out + "}";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
 }
 
 // Rows of `sql` (parameters `args`), read in one short statement.
@@ -234,7 +238,7 @@ void Worker::follow_up(const Due& a, Timestamp now, PassSummary& summary) {
         "s.step "
         "FROM invoices i CROSS JOIN unnest($3::int[]) AS s(step) "
         "WHERE i.account_id = $1::uuid AND i.status IN ('sent', 'partial', 'overdue') "
-        "AND i.due_date + make_interval(days => s.step) <= $2 "
+        "AND i.due_date <= $2::timestamptz - make_interval(days => s.step) "  // invoices_open_due_idx
         "AND (i.id, s.step) > ($4::uuid, $5::int) "
         "AND NOT EXISTS (SELECT 1 FROM streams st WHERE st.stream_id = "
         "  fsm_derived_uuid('invoice_followup:' || i.id::text || ':' || s.step)) "

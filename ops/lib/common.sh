@@ -17,7 +17,7 @@ FSM_APT_PACKAGES=(
 )
 # ops/test also fuzzes (libFuzzer comes with clang); bench/ drives HTTP with wrk.
 FSM_TEST_PACKAGES=(clang libclang-rt-14-dev)
-FSM_BENCH_PACKAGES=(wrk python3)
+FSM_BENCH_PACKAGES=(wrk python3 time)
 
 # Installs whatever of the given packages is missing (needs root or sudo).
 fsm_install_packages() {

@@ -11,12 +11,15 @@
 
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
+#include "commands/services.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "common/uuid.h"
+#include "domain/automation.h"
 #include "events/migrator.h"
 #include "events/pg_event_store.h"
 #include "events/pg_pool.h"
+#include "projections/entity_reads.h"
 #include "projections/replay.h"
 
 namespace {
@@ -34,7 +37,8 @@ constexpr const char* kExitCodesHelp =
     "Exit codes:\n"
     "  0  clean: done, or the check found nothing wrong\n"
     "  1  check failed: `projections verify` found differences, `events show` found no such\n"
-    "     event, `account create` was refused (invalid or duplicate values)\n"
+    "     event, `account create` was refused (invalid or duplicate values), `automations\n"
+    "     run-now` found no such automation\n"
     "  2  usage error: unknown command, flag or projection name, missing or malformed\n"
     "     argument, DATABASE_URL not set\n"
     "  3  database unreachable: cannot connect (refused, unknown host, timeout, bad URL,\n"
@@ -140,6 +144,19 @@ int main(int argc, char** argv) {
   events_tail->add_option("--after", tail_after, "a position (default: the last --limit events)");
   events_tail->add_option("--limit", tail_limit, "how many events")->check(CLI::Range(1, 100000));
   events_tail->add_flag("-f,--follow", tail_follow, "keep printing new events as they commit");
+
+  auto* automations_cmd =
+      app.add_subcommand("automations", "the worker's automations")->require_subcommand(1);
+  auto* automations_list = automations_cmd->add_subcommand(
+      "list", "every automation, next to run first: one JSON object per line, as the API shows it");
+  std::string list_account;
+  automations_list->add_option("--account", list_account, "only this account's (its id)");
+  auto* automations_run = automations_cmd->add_subcommand(
+      "run-now",
+      "make an automation due now: an event with actor operator:fsmctl, as "
+      "POST /api/v1/automations/ID/run appends; prints the automation");
+  std::string run_id;
+  automations_run->add_option("ID", run_id, "the automation's id")->required();
 
   try {
     app.parse(argc, argv);
@@ -280,6 +297,35 @@ int main(int argc, char** argv) {
                                   {"schema", report.schema}}
                        .dump()
                 << std::endl;
+    }
+    if (automations_list->parsed()) {
+      if (!list_account.empty() && !fsm::is_uuid(list_account)) {
+        throw UsageError("--account must be a UUID");
+      }
+      pqxx::connection conn(database_url(db_flag));
+      pqxx::read_transaction tx(conn);
+      const auto& table =
+          fsm::projections::entity_table(fsm::domain::automation::kKind.stream_type);
+      const auto rows = tx.exec_params("SELECT " + fsm::projections::row_json_sql(table) +
+                                           " FROM " + table.table +
+                                           " t WHERE $1 = '' OR t.account_id = NULLIF($1, '')::uuid"
+                                           " ORDER BY t.next_run_at, t.id",
+                                       list_account);
+      for (const auto& r : rows) std::cout << r[0].c_str() << "\n";
+      std::cout << std::flush;
+    }
+    if (automations_run->parsed()) {
+      if (!fsm::is_uuid(run_id)) throw UsageError("ID must be a UUID");
+      fsm::events::PgPool pool(database_url(db_flag), 1);
+      pool.add_preparer(fsm::commands::prepare);
+      const auto account = fsm::commands::automation::account_of(pool, run_id);
+      if (!account) throw CheckFailed("no automation " + run_id);
+      const fsm::commands::Actor actor{*account, fsm::commands::kFsmctlActor, "operator",
+                                       fsm::new_uuid()};
+      auto ran = fsm::commands::automation::run_now({pool, actor}, {run_id});
+      // Deleted since: its stream is there, the automation is not.
+      if (!ran) throw CheckFailed(ran.error().message + ": automation " + run_id);
+      std::cout << ran->row << std::endl;
     }
     if (account_create->parsed()) {
       // One line from stdin, so the password never appears in argv or history.

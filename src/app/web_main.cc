@@ -148,7 +148,9 @@ int main() {
     // Inline: health answers on the I/O thread, whatever the pools are doing.
     router.add(fsm::http::Method::kGet, "/api/health",
                fsm::http::refusing_query(
-                   fsm::http::make_health_handler("web", [&monitor] { return monitor.healthy(); })),
+                   fsm::http::make_health_handler(
+                   "web", {{"db", [&monitor] { return monitor.healthy(); }},
+                           {"worker", [&monitor] { return monitor.worker_alive(); }}})),
                fsm::http::Lane::kInline);
     auth.register_routes(router);
     fsm::http::Api api(pool, auth, *hasher, fsm::http::IdempotencyConfig::from_env());

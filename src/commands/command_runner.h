@@ -39,13 +39,20 @@ struct IdempotencyClaim {
 
 struct Actor {
   std::string account_id;
-  std::string user_id;  // empty for system actions
+  // The user's id, or the name of an actor that is no user ("system:worker",
+  // "operator:fsmctl"; "operator:sql" is db/008's trigger): what the events'
+  // metadata.actor_id and audit_log.actor_id (text) record.
+  std::string user_id;
   std::string role;
   std::string trace_id;
   // Set for a request with an Idempotency-Key: the command commits only
   // while the request still holds the key, and marks it in its transaction.
   std::optional<IdempotencyClaim> idempotency = std::nullopt;
 };
+
+// The actors that are no users.
+inline constexpr const char* kWorkerActor = "system:worker";
+inline constexpr const char* kFsmctlActor = "operator:fsmctl";
 
 // Another entity a command relies on (domain/aggregate.h); the runner
 // share-locks its stream and row for the rest of the transaction and checks it.

@@ -13,6 +13,7 @@
 
 #include "commands/command_runner.h"
 #include "commands/passwords.h"
+#include "common/time.h"
 #include "events/pg_pool.h"
 
 namespace fsm::commands {
@@ -105,5 +106,19 @@ Result<Outcome> record_payment(const Context& ctx, const Target& target,
 // NOT_FOUND unless the account has the payment.
 Result<Outcome> remove_payment(const Context& ctx, const std::string& payment_id);
 }  // namespace invoice
+
+namespace automation {
+Result<Outcome> create(const Context& ctx, const nlohmann::json& fields);
+Result<Outcome> patch(const Context& ctx, const Target& target, const nlohmann::json& patch);
+Result<Outcome> remove(const Context& ctx, const Target& target);
+// Due now (next_run_at = now), enabled or not.
+Result<Outcome> run_now(const Context& ctx, const Target& target);
+// The worker's record of a completed pass at `now`: last_run_at = now,
+// next_run_at = now + 1 h. The actor is the context's (kWorkerActor).
+Result<Outcome> record_run(const Context& ctx, const std::string& id, Timestamp now);
+// The account of automation `id` (also a deleted one), for an operator who
+// names only the id (fsmctl); nullopt when no automation has that id.
+std::optional<std::string> account_of(events::PgPool& pool, const std::string& id);
+}  // namespace automation
 
 }  // namespace fsm::commands

@@ -51,6 +51,7 @@ const std::vector<StreamEvents>& event_catalog() {
         {"invoice", of("Invoice", {"Created", "Updated", "StatusChanged"},
                        {kInvoicePaymentRecorded, kInvoicePaymentRemoved})},
         {"invoice_numbers", {kInvoiceNumberAssigned}},
+        {"automation", of("Automation", {"Created", "Updated", "Deleted", "RunRequested", "Ran"})},
         {"visit_reminder", of("VisitReminder", {"Created", "Delivered", "DeliveryFailed"})},
         {"invoice_followup", of("InvoiceFollowup", {"Created", "Delivered", "DeliveryFailed"})},
     };

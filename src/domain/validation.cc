@@ -98,6 +98,15 @@ std::variant<json, std::string> check(const FieldSpec& spec, const json& v) {
       }
       return json(money::format_quantity(*hundredths));
     }
+    case FieldType::kBool: {
+      if (!v.is_boolean()) return std::string("must be true or false");
+      return v;
+    }
+    case FieldType::kObject: {
+      // A number with a fraction arrives as {"$decimal": ...}: not an object.
+      if (!v.is_object() || decimal_text(v)) return std::string("must be an object");
+      return v;
+    }
     case FieldType::kInt: {
       if (!v.is_number_integer()) return std::string("must be an integer");
       const auto n = v.get<long long>();

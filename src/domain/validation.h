@@ -21,6 +21,8 @@ enum class FieldType {
   kInt,        // integer within [min, max]
   kPassword,   // 8..256 characters
   kQuantity,   // a number > 0 with at most two decimals; stored as its decimal text ("1.5")
+  kBool,       // true or false
+  kObject,     // a JSON object, kept as sent: its aggregate checks what it holds
 };
 
 // parse_json_object keeps a number with a fraction or exponent as its text,

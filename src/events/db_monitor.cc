@@ -3,6 +3,10 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <cstring>
+
+#include "events/heartbeat.h"
+
 namespace fsm::events {
 namespace {
 
@@ -81,6 +85,7 @@ bool DbMonitor::probe_once() {
     delete conn_;
     conn_ = nullptr;
     ok_ = false;
+    worker_ok_ = false;
     return false;
   };
 
@@ -99,24 +104,31 @@ bool DbMonitor::probe_once() {
   }
 
   PGconn* pg = conn_->pg;
-  if (PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, "SELECT 1")) return fail();
+  // The database answers, and (a second statement: its failure, say before
+  // the migration that adds the table, leaves the first standing) whether a
+  // worker passed lately.
+  static const std::string probe = std::string("SELECT 1; ") + kWorkerAliveSql;
+  if (PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, probe.c_str())) return fail();
   for (;;) {  // flush the query
     const int f = PQflush(pg);
     if (f == 0) break;
     if (f < 0 || !wait_socket(PQsocket(pg), POLLOUT, deadline)) return fail();
   }
-  bool good = false;
-  for (;;) {
+  bool good = false, worker = false;
+  for (int n = 0;; ++n) {
     while (PQisBusy(pg)) {
       if (!wait_socket(PQsocket(pg), POLLIN, deadline)) return fail();
       if (!PQconsumeInput(pg)) return fail();
     }
     PGresult* res = PQgetResult(pg);
     if (!res) break;
-    good = PQresultStatus(res) == PGRES_TUPLES_OK;
+    const bool tuples = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (n == 0) good = tuples;
+    if (n == 1) worker = tuples && PQntuples(res) == 1 && std::strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
   }
   if (!good) return fail();
+  worker_ok_ = worker;
   last_ok_ms_ = steady_ms();
   ok_ = true;
   return true;

@@ -29,6 +29,9 @@ class DbMonitor {
   // True when the last probe succeeded and is recent (younger than
   // interval + timeout + slack), so a stalled monitor never reports "ok".
   bool healthy() const;
+  // True when, at the last successful probe, some fsm-worker had completed a
+  // pass within 3 of its poll intervals (events/heartbeat.h).
+  bool worker_alive() const { return healthy() && worker_ok_; }
 
   // One probe, synchronously, bounded by `timeout`. Used by the thread and tests.
   bool probe_once();
@@ -43,6 +46,7 @@ class DbMonitor {
   Conn* conn_ = nullptr;  // owned; touched only by the probing thread
 
   std::atomic<bool> ok_{false};
+  std::atomic<bool> worker_ok_{false};
   std::atomic<std::int64_t> last_ok_ms_{0};  // steady clock, ms
   std::mutex mu_;
   std::condition_variable cv_;

@@ -13,7 +13,7 @@ namespace fsm::events {
 // Who and why: written into each event's `metadata`.
 struct EventMetadata {
   std::string account_id;
-  std::string actor_id;        // the user; empty for system actions (worker, fsmctl)
+  std::string actor_id;        // the user, or "system:worker", "operator:fsmctl", ...; may be empty
   std::string trace_id;        // the request's X-Request-Id
   std::string causation_id;    // the command or event that caused this one
   std::string correlation_id;  // the whole conversation (first command's id)

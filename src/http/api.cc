@@ -150,7 +150,7 @@ Api::Api(events::PgPool& pool, const Auth& auth, commands::PasswordHasher& hashe
 void Api::register_routes(Router& router) {
   router_ = &router;
   for (auto* routes : {client_routes, property_routes, job_routes, visit_routes, user_routes,
-                       estimate_routes, invoice_routes, audit_routes}) {
+                       estimate_routes, invoice_routes, automation_routes, audit_routes}) {
     routes(*this);
   }
   router_ = nullptr;

@@ -133,6 +133,7 @@ void visit_routes(Api& api);
 void user_routes(Api& api);
 void estimate_routes(Api& api);
 void invoice_routes(Api& api);
+void automation_routes(Api& api);
 void audit_routes(Api& api);
 
 }  // namespace fsm::http

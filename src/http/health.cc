@@ -4,12 +4,18 @@
 
 namespace fsm::http {
 
-Handler make_health_handler(std::string service, std::function<bool()> db_ok) {
-  return [service = std::move(service), db_ok = std::move(db_ok)](const Request&) {
-    const bool ok = db_ok();
+Handler make_health_handler(std::string service, std::vector<HealthCheck> checks) {
+  return [service = std::move(service), checks = std::move(checks)](const Request&) {
+    bool ok = true;
+    nlohmann::json results = nlohmann::json::object();
+    for (const auto& check : checks) {
+      const bool passed = check.ok();
+      results[check.name] = passed ? "ok" : "fail";
+      ok = ok && passed;
+    }
     nlohmann::json body = {{"status", ok ? "ok" : "degraded"},
                            {"service", service},
-                           {"checks", {{"db", ok ? "ok" : "fail"}}},
+                           {"checks", std::move(results)},
                            {"ts", format_rfc3339(now())}};
     auto res = Response::json(ok ? 200 : 503, std::move(body));
     res.headers.emplace_back("Cache-Control", "no-store");

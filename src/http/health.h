@@ -4,12 +4,18 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "http/types.h"
 
 namespace fsm::http {
 
-// `db_ok` must answer immediately.
-Handler make_health_handler(std::string service, std::function<bool()> db_ok);
+// A named check of the answer's `checks` ("db", "worker"); each must answer
+// immediately. The status is ok (200) only when every check is.
+struct HealthCheck {
+  std::string name;
+  std::function<bool()> ok;
+};
+Handler make_health_handler(std::string service, std::vector<HealthCheck> checks);
 
 }  // namespace fsm::http

@@ -45,6 +45,25 @@ void build_indexes(pqxx::transaction_base& tx, const std::string& schema,
   }
 }
 
+// The statements that give a swapped-in copy of `table` the live table's
+// triggers (db/008's on automations), enabled as they were: a copy is
+// created without them, and dropping the live table drops them.
+std::vector<std::string> triggers_of(pqxx::transaction_base& tx, const std::string& table) {
+  std::vector<std::string> out;
+  for (const auto& t : tx.exec_params(
+           "SELECT pg_get_triggerdef(oid), quote_ident(tgname), tgenabled FROM pg_trigger"
+           " WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname",
+           "public." + table)) {
+    out.emplace_back(t[0].c_str());
+    const std::string alter = "ALTER TABLE public." + table + " ";
+    const std::string name = t[1].c_str(), enabled = t[2].c_str();
+    if (enabled == "A") out.push_back(alter + "ENABLE ALWAYS TRIGGER " + name);
+    if (enabled == "R") out.push_back(alter + "ENABLE REPLICA TRIGGER " + name);
+    if (enabled == "D") out.push_back(alter + "DISABLE TRIGGER " + name);
+  }
+  return out;
+}
+
 // The events committed after `since` (a pg_snapshot's text) and visible now,
 // per stream in version order; `since` becomes the current snapshot.
 std::vector<events::RecordedEvent> committed_since(pqxx::transaction_base& tx, std::string& since,
@@ -204,8 +223,10 @@ RebuildReport rebuild(const std::string& url, const RebuildOptions& options) {
     catch_up(tx, rest, selection);
     report.events += static_cast<long long>(rest.size());
     for (const auto& t : selection.tables) {
+      const auto triggers = triggers_of(tx, t);
       tx.exec("DROP TABLE public." + t);
       tx.exec("ALTER TABLE " + schema + "." + t + " SET SCHEMA public");
+      for (const auto& statement : triggers) tx.exec(statement);
     }
     tx.exec("DROP SCHEMA " + schema);
     tx.commit();

@@ -53,6 +53,11 @@ const std::vector<EntityTable>& entity_tables() {
         "notes", "due_date", "sent_at", "paid_at", "version", "created_at", "updated_at"},
        {"due_date", "sent_at", "paid_at", "created_at", "updated_at"},
        ChildTable{"invoice_line_items", "invoice_id", kInvoiceLineColumns}},
+      {"automation",
+       "automations",
+       {"account_id", "type", "enabled", "config", "next_run_at", "last_run_at", "version",
+        "created_at", "updated_at"},
+       {"next_run_at", "last_run_at", "created_at", "updated_at"}},
   };
   return tables;
 }

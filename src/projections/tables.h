@@ -36,7 +36,7 @@ struct EntityTable {
 inline constexpr const char* kPositionColumn = "last_event_position";
 
 // One per stream type that has a table: accounts, users, clients,
-// properties, jobs, visits, estimates, invoices.
+// properties, jobs, visits, estimates, invoices, automations.
 const std::vector<EntityTable>& entity_tables();
 // The entity table of a stream type, or nullptr when it has none.
 const EntityTable* entity_table_for(const std::string& stream_type);

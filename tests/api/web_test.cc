@@ -335,6 +335,8 @@ TEST(WebConfig, AMissingDatabaseUrlIsAClearStartupError) {
 // and the process neither crashes nor needs a restart.
 TEST(WebOutage, HealthDegradesWhileTheDatabaseIsDownAndRecoversByItself) {
   testing::PgCluster pg;
+  events::migrate(pg.url());
+  testing::record_worker_pass(pg.url());
   WebProcess web({{"DATABASE_URL", pg.url()}, {"FSM_HEALTH_INTERVAL_MS", "100"}});
   HttpClient c(web.port());
   ASSERT_EQ(c.request("GET", "/api/health").status, 200);
@@ -364,6 +366,8 @@ TEST(WebOutage, HealthDegradesWhileTheDatabaseIsDownAndRecoversByItself) {
 
 TEST(WebOutage, HealthAnswersWithinTwoSecondsWhileTheDatabaseHangs) {
   testing::PgCluster pg;
+  events::migrate(pg.url());
+  testing::record_worker_pass(pg.url());
   WebProcess web({{"DATABASE_URL", pg.url()}, {"FSM_HEALTH_INTERVAL_MS", "100"}});
   HttpClient c(web.port());
   ASSERT_EQ(c.request("GET", "/api/health").status, 200);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <pqxx/pqxx>
@@ -16,6 +17,7 @@
 
 #include "commands/accounts.h"
 #include "commands/command_runner.h"
+#include "commands/services.h"
 #include "common/uuid.h"
 #include "support/test_env.h"
 
@@ -225,6 +227,57 @@ TEST_F(FsmctlTest, JsonIsAcceptedBeforeAndAfterTheSubcommand) {
   auto plain = fsmctl({"events", "tail"}, db_.url());
   EXPECT_EQ(plain.code, 0);
   EXPECT_EQ(plain.out.rfind("#", 0), 0u) << plain.out;
+}
+
+// `automations list` and `run-now`: the same rows and event as the API's.
+TEST_F(FsmctlTest, AutomationsAreListedAndMadeDueByTheOperator) {
+  pqxx::connection c(db_.url());
+  const std::string account =
+      pqxx::read_transaction(c).exec1("SELECT id::text FROM accounts")[0].c_str();
+  events::PgPool pool(db_.url(), 1);
+  pool.add_preparer(commands::prepare);
+  const commands::Actor owner{account, new_uuid(), "owner", "fsmctl-test"};
+  auto created = commands::automation::create(
+      {pool, owner}, {{"type", "visit_reminder"}, {"next_run_at", "2030-01-01T00:00:00Z"}});
+  ASSERT_TRUE(created.ok());
+  const std::string id = json::parse(created->row)["id"];
+
+  auto all = fsmctl({"automations", "list"}, db_.url());
+  ASSERT_EQ(all.code, 0) << all.err;
+  const json listed = json::parse(all.out.substr(0, all.out.find('\n')));
+  EXPECT_EQ(listed, json::parse(created->row)) << "the API's shape";
+  EXPECT_EQ(std::count(all.out.begin(), all.out.end(), '\n'), 1);
+  EXPECT_EQ(fsmctl({"automations", "list", "--account", account}, db_.url()).out, all.out);
+  auto none = fsmctl({"automations", "list", "--account", new_uuid()}, db_.url());
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.out, "");
+
+  auto ran = fsmctl({"automations", "run-now", id}, db_.url());
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  const json row = json::parse(ran.out);
+  EXPECT_EQ(row["version"], 2);
+  EXPECT_LT(row["next_run_at"].get<std::string>(), "2030");
+  pqxx::read_transaction tx(c);
+  EXPECT_EQ(tx.exec_params1("SELECT metadata->>'actor_id' || ' ' || event_type FROM events"
+                            " WHERE stream_id = $1 AND stream_version = 2",
+                            id)[0]
+                .as<std::string>(),
+            "operator:fsmctl AutomationRunRequested");
+  tx.abort();
+  EXPECT_EQ(fsmctl({"projections", "verify", "automations"}, db_.url()).code, 0);
+
+  auto unknown = fsmctl({"automations", "run-now", new_uuid()}, db_.url());
+  EXPECT_EQ(unknown.code, 1) << unknown.out << unknown.err;
+  EXPECT_NE(unknown.err.find("no automation"), std::string::npos) << unknown.err;
+  EXPECT_EQ(fsmctl({"automations", "run-now", job_id_}, db_.url()).code, 1)
+      << "a job is no automation";
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"automations", "run-now", "not-a-uuid"},
+                                             {"automations", "run-now"},
+                                             {"automations", "list", "--account", "x"},
+                                             {"automations"}}) {
+    EXPECT_EQ(fsmctl(args, db_.url()).code, 2) << args.back();
+  }
 }
 
 }  // namespace

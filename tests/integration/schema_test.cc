@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "domain/automation.h"
 #include "domain/estimate.h"
 #include "domain/invoice.h"
 #include "domain/job.h"
@@ -122,6 +123,10 @@ TEST_F(SchemaTest, CheckConstraintsAllowExactlyTheCodesValues) {
   const auto audit = checked_values("audit_log", "action");
   ASSERT_TRUE(audit.has_value()) << "audit_log.action has no CHECK";
   EXPECT_EQ(*audit, Names(actions.begin(), actions.end()));
+  const auto& types = domain::automation::types();
+  const auto automation_types = checked_values("automations", "type");
+  ASSERT_TRUE(automation_types.has_value()) << "automations.type has no CHECK";
+  EXPECT_EQ(*automation_types, Names(types.begin(), types.end()));
   // No CHECK constrains these today; one added by a migration must agree.
   for (const auto& [table, statuses] :
        std::vector<std::pair<std::string, std::vector<std::string>>>{

@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "events/heartbeat.h"
 #include "events/migrator.h"
 
 namespace fsm::testing {
@@ -87,6 +88,14 @@ TestDatabase::TestDatabase()
   pqxx::nontransaction(admin).exec("CREATE DATABASE " + name_);
   url_ = replace_database(admin_url_, name_);
   events::migrate(url_);
+  record_worker_pass(url_);
+}
+
+void record_worker_pass(const std::string& url) {
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  events::record_heartbeat(tx, "test:fixture", 24 * 3600 * 1000, nlohmann::json::object());
+  tx.commit();
 }
 
 TestDatabase::~TestDatabase() {
@@ -163,8 +172,8 @@ std::string PgCluster::url(const std::string& db) const {
 
 // ------------------------------------------------------------------ WebProcess
 
-WebProcess::WebProcess(std::map<std::string, std::string> env) {
-  const std::string bin = required_env("FSM_WEB_BIN");
+WebProcess::WebProcess(std::map<std::string, std::string> env, ProcessSpec spec) {
+  const std::string bin = required_env(spec.bin_env);
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   env.emplace("PORT", "0");
@@ -181,26 +190,41 @@ WebProcess::WebProcess(std::map<std::string, std::string> env) {
     ::close(fds[0]);
     ::close(fds[1]);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
+    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+    for (auto& a : spec.args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
     std::_Exit(127);
   }
   ::close(fds[1]);
   out_fd_ = fds[0];
   reader_ = std::thread([this] { reader_loop(); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
     for (const auto& line : log_lines()) {
-      if (line.value("msg", "") == "fsm-web ready") port_ = line.value("port", 0);
+      if (line.value("msg", "") == spec.ready_msg) {
+        ready = true;
+        port_ = line.value("port", 0);
+      }
     }
     int status = 0;
-    if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (!ready && ::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       reader_.join();
-      throw std::runtime_error("fsm-web exited during startup");
+      throw std::runtime_error(bin + " exited during startup");
     }
-    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (port_ == 0) throw std::runtime_error("fsm-web did not become ready");
+  if (!ready) throw std::runtime_error(bin + " did not become ready");
+}
+
+bool WebProcess::running() {
+  if (pid_ <= 0) return false;
+  siginfo_t info{};
+  // WNOWAIT: look without reaping, so terminate() still sees the status.
+  return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == 0;
 }
 
 WebProcess::~WebProcess() {

@@ -22,9 +22,14 @@ namespace fsm::testing {
 // Value of an environment variable ops/test sets; fails the test when absent.
 std::string required_env(const char* name);
 
+// Records in the database at `url` that a worker polling once a day has just
+// completed a pass, so /api/health's `checks.worker` is ok: fixture data for
+// tests about something else (the worker's own tests run fsm-worker).
+void record_worker_pass(const std::string& url);
+
 class TestDatabase {
  public:
-  TestDatabase();  // creates and migrates
+  TestDatabase();  // creates and migrates (and record_worker_pass)
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
@@ -55,15 +60,27 @@ class PgCluster {
   int port_ = 0;
 };
 
+// Which binary a WebProcess runs: fsm-web by default, or fsm-worker.
+struct ProcessSpec {
+  const char* bin_env = "FSM_WEB_BIN";  // the variable naming the binary
+  const char* ready_msg = "fsm-web ready";
+  std::vector<std::string> args = {};
+};
+inline const ProcessSpec kWorkerProcess{"FSM_WORKER_BIN", "fsm-worker ready"};
+
 class WebProcess {
  public:
-  // Starts fsm-web with PORT=0 plus `env`, waits for its "ready" log line.
-  explicit WebProcess(std::map<std::string, std::string> env);
+  // Starts fsm-web with PORT=0 plus `env` (or the binary `spec` names),
+  // waits for its "ready" log line.
+  explicit WebProcess(std::map<std::string, std::string> env, ProcessSpec spec = {});
   ~WebProcess();
   WebProcess(const WebProcess&) = delete;
   WebProcess& operator=(const WebProcess&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Whether the process is still running (not exited, not killed).
+  bool running();
   // Sends SIGTERM and returns the exit status (-1 if it had to be killed).
   int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Log lines (parsed JSON) printed so far, including after terminate().

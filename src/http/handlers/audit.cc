@@ -156,16 +156,12 @@ void audit_routes(Api& api) {
   api.get("/api/v1/audit-log", kOffice, [&api](const Call& c) {
     return api.list_table(c, c.req, projections::audit_log_table(), audit_list());
   });
-  for (const auto& [path, type] :
-       std::vector<std::pair<std::string, std::string>>{{"jobs", "job"},
-                                                        {"visits", "visit"},
-                                                        {"clients", "client"},
-                                                        {"properties", "property"},
-                                                        {"estimates", "estimate"},
-                                                        {"invoices", "invoice"},
-                                                        {"users", "user"}}) {
-    api.get("/api/v1/" + path + "/:id/history", kOffice,
-            [type = type](const Call& c) { return history(c, type); });
+  // Every entity with a read table has a history under its table's name
+  // (/jobs/:id/history), but the account, which has no route of its own.
+  for (const auto& t : projections::entity_tables()) {
+    if (t.stream_type == "account") continue;
+    api.get("/api/v1/" + t.table + "/:id/history", kOffice,
+            [type = t.stream_type](const Call& c) { return history(c, type); });
   }
 }
 

@@ -161,7 +161,7 @@ TEST_F(DeliveryTest, DeliversEachNotificationOnceWithItsEventIdAsIdempotencyKey)
   EXPECT_EQ(s[1].data["http_status"], 200);
   EXPECT_EQ(s[1].data["entity_id"], reminder.data["visit_id"]);
   EXPECT_EQ(s[1].metadata["account_id"], account_);
-  EXPECT_TRUE(s[1].metadata["actor_id"].is_null());
+  EXPECT_EQ(s[1].metadata["actor_id"], commands::kWorkerActor);
   EXPECT_EQ(types(followup.stream_id),
             (std::vector<std::string>{"InvoiceFollowupCreated", "InvoiceFollowupDelivered"}));
 
@@ -170,7 +170,9 @@ TEST_F(DeliveryTest, DeliversEachNotificationOnceWithItsEventIdAsIdempotencyKey)
   EXPECT_EQ(audit["entity_type"], "visit_reminder");
   EXPECT_EQ(audit["event_type"], "VisitReminderDelivered");
   EXPECT_EQ(audit["account_id"], account_);
-  EXPECT_TRUE(audit["actor_id"].is_null());
+  EXPECT_EQ(audit["actor_id"], commands::kWorkerActor);
+  EXPECT_EQ(audit["entity_id"], reminder.data["visit_id"]);
+  EXPECT_EQ(audit["action"], "update");
 
   // Everything is delivered: more polls, or a restarted Delivery, send nothing.
   delivery.run_until_idle();

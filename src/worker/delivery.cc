@@ -8,6 +8,7 @@
 #include "commands/command_runner.h"
 #include "common/log.h"
 #include "events/pg_event_store.h"
+#include "worker/worker.h"
 
 namespace fsm::worker {
 namespace {
@@ -56,13 +57,10 @@ Progress progress_of(const domain::Kind& kind, const std::vector<events::Recorde
   return p;
 }
 
-// Delivery acts for no user: the account is the notification's, the actor
-// is empty (metadata actor_id null, as fsmctl's system actions are).
+// Outcomes are the worker's acts, in the notification's account, under the
+// trace of the pass that created it.
 commands::Actor actor_of(const events::RecordedEvent& created) {
-  commands::Actor actor;
-  actor.account_id = text(created.metadata, "account_id");
-  actor.trace_id = text(created.metadata, "trace_id");
-  return actor;
+  return system_actor(text(created.metadata, "account_id"), text(created.metadata, "trace_id"));
 }
 
 }  // namespace

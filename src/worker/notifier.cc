@@ -177,7 +177,7 @@ Attempt HttpNotifier::send(const Notification& n) {
 std::unique_ptr<Notifier> notifier_from_env() {
   const std::string url = env::get_string("FSM_NOTIFY_URL", "");
   const auto timeout =
-      std::chrono::milliseconds(env::get_int("FSM_NOTIFY_TIMEOUT_MS", 5000, 100, 10 * 60 * 1000));
+      std::chrono::milliseconds(env::get_int("FSM_NOTIFY_TIMEOUT_MS", 5000, 100, 60000));
   if (url.empty()) return std::make_unique<LogNotifier>();
   try {
     return std::make_unique<HttpNotifier>(url, timeout);

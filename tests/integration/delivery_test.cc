@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <thread>
 
 #include "commands/command_runner.h"
@@ -106,7 +105,7 @@ class DeliveryTest : public ::testing::Test {
   }
 
   bool settled(const std::string& stream_id) {
-    const auto s = stream(stream_id);
+    auto s = stream(stream_id);
     return s.back().type.ends_with("Delivered") || s.back().data.value("final", false);
   }
 
@@ -155,23 +154,25 @@ TEST_F(DeliveryTest, DeliversEachNotificationOnceWithItsEventIdAsIdempotencyKey)
   EXPECT_EQ(requests[1].headers.at("idempotency-key"), followup.event_id);
   EXPECT_EQ(json::parse(requests[1].body)["message"], "Invoice INV-0042 is 14 days overdue");
 
-  const auto s = stream(reminder.stream_id);
+  auto s = stream(reminder.stream_id);
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[1].type, "VisitReminderDelivered");
   EXPECT_EQ(s[1].data["attempt"], 1);
   EXPECT_EQ(s[1].data["http_status"], 200);
   EXPECT_EQ(s[1].data["entity_id"], reminder.data["visit_id"]);
   EXPECT_EQ(s[1].metadata["account_id"], account_);
-  EXPECT_TRUE(s[1].metadata["actor_id"].is_null());
+  EXPECT_EQ(s[1].metadata["actor_id"], commands::kWorkerActor);
   EXPECT_EQ(types(followup.stream_id),
             (std::vector<std::string>{"InvoiceFollowupCreated", "InvoiceFollowupDelivered"}));
 
-  const json audit = audit_row(s[1].event_id);
+  json audit = audit_row(s[1].event_id);
   ASSERT_TRUE(audit.is_object()) << "no audit_log row for the Delivered event";
   EXPECT_EQ(audit["entity_type"], "visit_reminder");
   EXPECT_EQ(audit["event_type"], "VisitReminderDelivered");
   EXPECT_EQ(audit["account_id"], account_);
-  EXPECT_TRUE(audit["actor_id"].is_null());
+  EXPECT_EQ(audit["actor_id"], commands::kWorkerActor);
+  EXPECT_EQ(audit["entity_id"], reminder.data["visit_id"]);
+  EXPECT_EQ(audit["action"], "update");
 
   // Everything is delivered: more polls, or a restarted Delivery, send nothing.
   delivery.run_until_idle();
@@ -193,7 +194,7 @@ TEST_F(DeliveryTest, AFailureForNowIsRecordedAndRetriedAndHoldsBackTheNextOne) {
   for (const auto& req : receiver_.requests()) keys.push_back(req.headers.at("idempotency-key"));
   EXPECT_EQ(keys, (std::vector<std::string>{first.event_id, first.event_id, first.event_id,
                                             second.event_id}));
-  const auto s = stream(first.stream_id);
+  auto s = stream(first.stream_id);
   ASSERT_EQ(s.size(), 4u);
   EXPECT_EQ(s[1].type, "VisitReminderDeliveryFailed");
   EXPECT_EQ(s[1].data["attempt"], 1);
@@ -220,7 +221,7 @@ TEST_F(DeliveryTest, AFailureForGoodIsFinalAndTheNextOneProceeds) {
   EXPECT_EQ(r.delivered, 1u);
   EXPECT_FALSE(r.retry_after);
 
-  const auto s = stream(refused.stream_id);
+  auto s = stream(refused.stream_id);
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[1].type, "VisitReminderDeliveryFailed");
   EXPECT_EQ(s[1].data["final"], true);
@@ -307,19 +308,17 @@ TEST_F(DeliveryTest, TwoDeliveriesAtOnceSendEachNotificationOnce) {
   auto all_settled = [&] {
     return receiver_.requests().size() >= kNotifications && settled(created.back().stream_id);
   };
-  std::atomic<bool> done{false};
+  // Each runs the worker thread's loop, with a pool of its own.
+  StopSignal stop;
   auto worker = [&] {
     auto pool = make_pool();
     Delivery delivery(*pool, http_, quick());
-    const auto deadline = Steady::now() + std::chrono::seconds(60);
-    while (!done && Steady::now() < deadline) {
-      if (delivery.run_until_idle().events == 0) std::this_thread::sleep_for(milliseconds(2));
-    }
+    delivery.run(stop, milliseconds(2));
   };
   std::thread one(worker), two(worker);
   const auto deadline = Steady::now() + std::chrono::seconds(60);
   while (!all_settled() && Steady::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
-  done = true;
+  stop.request_stop();
   one.join();
   two.join();
 

@@ -132,7 +132,7 @@ TEST(HttpNotifierTest, TheUrlsSecretsReachTheReceiverButNoLogLine) {
   EXPECT_EQ(out.find("s3cret"), std::string::npos) << out;
   EXPECT_EQ(a.error.find("s3cret"), std::string::npos) << a.error;
   bool warned = false;
-  for (const auto& line : log_lines(out)) {
+  for (auto line : log_lines(out)) {
     if (line["msg"] == "notification not delivered") {
       warned = true;
       EXPECT_EQ(line["url"], HttpNotifier::redacted(url));
@@ -158,7 +158,7 @@ TEST(LogNotifierTest, LogsTheNotificationAndReportsItDelivered) {
   LogNotifier notifier;
   ::testing::internal::CaptureStdout();
   const Attempt a = notifier.send(n);
-  const auto lines = log_lines(::testing::internal::GetCapturedStdout());
+  auto lines = log_lines(::testing::internal::GetCapturedStdout());
   EXPECT_TRUE(a.delivered);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["level"], "info");

@@ -40,8 +40,7 @@ struct WorkerConfig {
   int poll_ms = 30000;
   std::string log_level;
   std::string instance;
-  std::string notify_url;
-  milliseconds notify_timeout{5000};
+  bool notify_http = false;  // FSM_NOTIFY_URL set (read by notifier_from_env)
 
   static WorkerConfig from_env() {
     WorkerConfig c;
@@ -53,8 +52,7 @@ struct WorkerConfig {
     gethostname(host, sizeof host - 1);
     c.instance = env::get_string("FSM_WORKER_INSTANCE",
                                  std::string(host) + ":" + std::to_string(getpid()));
-    c.notify_url = env::get_string("FSM_NOTIFY_URL", "");
-    c.notify_timeout = milliseconds(env::get_int("FSM_NOTIFY_TIMEOUT_MS", 5000, 100, 60000));
+    c.notify_http = !env::get_string("FSM_NOTIFY_URL", "").empty();
     return c;
   }
 };
@@ -89,10 +87,6 @@ void listen(const std::string& url, fsm::worker::StopSignal& passes) {
   }
 }
 
-std::unique_ptr<fsm::worker::Notifier> make_notifier(const WorkerConfig& config) {
-  if (config.notify_url.empty()) return std::make_unique<fsm::worker::LogNotifier>();
-  return std::make_unique<fsm::worker::HttpNotifier>(config.notify_url, config.notify_timeout);
-}
 
 int health(const WorkerConfig& config) {
   try {
@@ -152,7 +146,7 @@ int main(int argc, char** argv) {
   pool.add_preparer(fsm::commands::prepare);
   std::unique_ptr<fsm::worker::Notifier> notifier;
   try {
-    notifier = make_notifier(config);
+    notifier = fsm::worker::notifier_from_env();
   } catch (const std::exception& e) {
     log::error("invalid configuration", {{"error", e.what()}});
     return 2;
@@ -175,7 +169,7 @@ int main(int argc, char** argv) {
   }
   log::info("fsm-worker ready", {{"poll_ms", config.poll_ms},
                                  {"instance", config.instance},
-                                 {"notify", config.notify_url.empty() ? "log" : "http"},
+                                 {"notify", config.notify_http ? "http" : "log"},
                                  {"once", once}});
 
   int failures = 0, exit_code = 0;

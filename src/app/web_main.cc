@@ -147,8 +147,7 @@ int main() {
     fsm::http::Router router;
     // Inline: health answers on the I/O thread, whatever the pools are doing.
     router.add(fsm::http::Method::kGet, "/api/health",
-               fsm::http::refusing_query(
-                   fsm::http::make_health_handler(
+               fsm::http::refusing_query(fsm::http::make_health_handler(
                    "web", {{"db", [&monitor] { return monitor.healthy(); }},
                            {"worker", [&monitor] { return monitor.worker_alive(); }}})),
                fsm::http::Lane::kInline);

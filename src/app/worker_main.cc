@@ -50,8 +50,8 @@ struct WorkerConfig {
     c.log_level = env::get_string("LOG_LEVEL", "info");
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    c.instance = env::get_string("FSM_WORKER_INSTANCE",
-                                 std::string(host) + ":" + std::to_string(getpid()));
+    c.instance =
+        env::get_string("FSM_WORKER_INSTANCE", std::string(host) + ":" + std::to_string(getpid()));
     c.notify_http = !env::get_string("FSM_NOTIFY_URL", "").empty();
     return c;
   }
@@ -86,7 +86,6 @@ void listen(const std::string& url, fsm::worker::StopSignal& passes) {
     }
   }
 }
-
 
 int health(const WorkerConfig& config) {
   try {
@@ -160,7 +159,8 @@ int main(int argc, char** argv) {
     passes.request_stop();
     deliveries.request_stop();
   });
-  fsm::worker::Worker worker(pool, [] { return fsm::now(); }, &passes);
+  fsm::worker::Worker worker(
+      pool, [] { return fsm::now(); }, &passes);
   fsm::worker::Delivery delivery(pool, *notifier);
   std::thread listener, deliverer;
   if (!once) {

@@ -57,15 +57,16 @@ std::vector<int> steps_reached(Timestamp due, Timestamp now, const std::vector<i
 }
 
 DomainEvent reminder(const Visit& visit, const std::string& automation_id, int hours_before) {
-  json data = {{"entity_id", visit.id},
-               {"visit_id", visit.id},
-               {"job_id", visit.job_id},
-               {"automation_id", automation_id},
-               {"hours_before", hours_before},
-               {"scheduled_start", format_rfc3339(visit.scheduled_start)},
-               {"assigned_user_id", visit.assigned_user_id ? json(*visit.assigned_user_id) : json()},
-               {"message", "Visit for \"" + visit.job_title + "\" starts at " +
-                               format_rfc3339(visit.scheduled_start)}};
+  json data = {
+      {"entity_id", visit.id},
+      {"visit_id", visit.id},
+      {"job_id", visit.job_id},
+      {"automation_id", automation_id},
+      {"hours_before", hours_before},
+      {"scheduled_start", format_rfc3339(visit.scheduled_start)},
+      {"assigned_user_id", visit.assigned_user_id ? json(*visit.assigned_user_id) : json()},
+      {"message",
+       "Visit for \"" + visit.job_title + "\" starts at " + format_rfc3339(visit.scheduled_start)}};
   return {event_type(kReminder.name, "Created"), std::move(data)};
 }
 

@@ -124,7 +124,8 @@ bool DbMonitor::probe_once() {
     if (!res) break;
     const bool tuples = PQresultStatus(res) == PGRES_TUPLES_OK;
     if (n == 0) good = tuples;
-    if (n == 1) worker = tuples && PQntuples(res) == 1 && std::strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    if (n == 1)
+      worker = tuples && PQntuples(res) == 1 && std::strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
   }
   if (!good) return fail();

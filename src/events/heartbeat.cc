@@ -13,6 +13,8 @@ void record_heartbeat(pqxx::transaction_base& tx, const std::string& instance, i
   tx.exec("DELETE FROM worker_heartbeats WHERE last_pass_at < now() - interval '7 days'");
 }
 
-bool worker_alive(pqxx::transaction_base& tx) { return tx.exec1(kWorkerAliveSql)[0].as<bool>(); }
+bool worker_alive(pqxx::transaction_base& tx) {
+  return tx.exec1(kWorkerAliveSql)[0].as<bool>();
+}
 
 }  // namespace fsm::events

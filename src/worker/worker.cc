@@ -17,11 +17,15 @@ namespace {
 
 constexpr int kBatch = 500;
 
-Timestamp micros(const pqxx::field& f) { return from_unix_micros(f.as<std::int64_t>()); }
+Timestamp micros(const pqxx::field& f) {
+  return from_unix_micros(f.as<std::int64_t>());
+}
 
 // A statement's timestamp parameter: RFC 3339 text, which PostgreSQL parses
 // at full precision.
-std::string param(Timestamp t) { return format_rfc3339(t); }
+std::string param(Timestamp t) {
+  return format_rfc3339(t);
+}
 
 std::optional<std::string> nullable(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
@@ -54,9 +58,12 @@ constexpr const char* kFirstId = "00000000-0000-0000-0000-000000000000";
 }  // namespace
 
 nlohmann::json PassSummary::to_json() const {
-  return {{"due", due},         {"sent", sent},
-          {"skipped", skipped}, {"failed", failed},
-          {"transitions", transitions}, {"duration_ms", duration_ms}};
+  return {{"due", due},
+          {"sent", sent},
+          {"skipped", skipped},
+          {"failed", failed},
+          {"transitions", transitions},
+          {"duration_ms", duration_ms}};
 }
 
 commands::Actor system_actor(const std::string& account_id, const std::string& trace_id) {

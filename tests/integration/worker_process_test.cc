@@ -73,8 +73,9 @@ TEST(WorkerProcess, HealthSaysWhetherAWorkerPassedWithinThreePollIntervals) {
   EXPECT_EQ(c.request("GET", "/api/health").json()["checks"]["worker"], "ok");
 
   // Its last pass 4 minutes ago, polling every minute: 3 intervals missed.
-  count(db.url(), "WITH u AS (UPDATE worker_heartbeats SET last_pass_at = now() - interval "
-                  "'4 minutes' RETURNING 1) SELECT count(*) FROM u");
+  count(db.url(),
+        "WITH u AS (UPDATE worker_heartbeats SET last_pass_at = now() - interval "
+        "'4 minutes' RETURNING 1) SELECT count(*) FROM u");
   EXPECT_EQ(run_worker(db.url(), {"--health"}), 1);
   EXPECT_TRUE(eventually([&] { return c.request("GET", "/api/health").status == 503; }, 3s));
 }
@@ -88,8 +89,8 @@ TEST(WorkerProcess, SurvivesAStoppedDatabaseAndCatchesUp) {
   events::migrate(url);
   WebProcess worker({{"DATABASE_URL", url}, {"WORKER_POLL_MS", "200"}, {"LOG_LEVEL", "info"}},
                     kWorkerProcess);
-  ASSERT_TRUE(eventually([&] { return count(url, "SELECT count(*) FROM worker_heartbeats") == 1; },
-                         5s));
+  ASSERT_TRUE(
+      eventually([&] { return count(url, "SELECT count(*) FROM worker_heartbeats") == 1; }, 5s));
   pg.stop();
   std::this_thread::sleep_for(10s);
   ASSERT_TRUE(worker.running()) << "a stopped database is no reason to exit";
@@ -108,33 +109,35 @@ TEST(WorkerProcess, SurvivesAStoppedDatabaseAndCatchesUp) {
     return *domain::validate_body(body, specs, domain::Mode::kCreate);
   };
   const auto client = commands::client::create(ctx, v({{"name", "C"}}, domain::client::fields()));
-  const auto job = commands::job::create(
-      ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
-             domain::job::create_fields()));
+  const auto job =
+      commands::job::create(ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
+                                   domain::job::create_fields()));
   const auto start = now() + std::chrono::hours(2);
-  ASSERT_TRUE(commands::visit::create(
-      ctx, job->events[0].stream_id,
-      v({{"scheduled_start", format_rfc3339(start)},
-         {"scheduled_end", format_rfc3339(start + std::chrono::hours(1))}},
-        domain::visit::create_fields())));
+  ASSERT_TRUE(
+      commands::visit::create(ctx, job->events[0].stream_id,
+                              v({{"scheduled_start", format_rfc3339(start)},
+                                 {"scheduled_end", format_rfc3339(start + std::chrono::hours(1))}},
+                                domain::visit::create_fields())));
   ASSERT_TRUE(commands::automation::create(
       ctx, v({{"type", "visit_reminder"}}, domain::automation::create_fields())));
 
   EXPECT_TRUE(eventually(
       [&] {
-        return count(url, "SELECT count(*) FROM events WHERE event_type = 'VisitReminderCreated'") ==
-               1;
+        return count(url,
+                     "SELECT count(*) FROM events WHERE event_type = 'VisitReminderCreated'") == 1;
       },
       20s));
   EXPECT_TRUE(eventually(
       [&] {
-        return count(url, "SELECT count(*) FROM worker_heartbeats WHERE last_pass_at > now() - "
-                          "interval '2 seconds'") == 1;
+        return count(url,
+                     "SELECT count(*) FROM worker_heartbeats WHERE last_pass_at > now() - "
+                     "interval '2 seconds'") == 1;
       },
       10s));
   bool logged = false;
   for (const auto& line : worker.log_lines()) {
-    logged = logged || (line.value("level", "") == "error" && line.value("msg", "") == "pass failed");
+    logged =
+        logged || (line.value("level", "") == "error" && line.value("msg", "") == "pass failed");
     EXPECT_EQ(line.value("service", ""), "worker");
   }
   EXPECT_TRUE(logged) << "the outage is logged at error";

@@ -1,6 +1,8 @@
 // fsm-worker's pass against real PostgreSQL, with an injected clock:
 // reminders and follow-ups exactly once (again, with two workers at once,
 // after kill -9), overdue and expiry transitions, a disabled automation.
+#include "worker/worker.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sodium.h>
@@ -14,9 +16,9 @@
 #include "commands/services.h"
 #include "common/time.h"
 #include "common/uuid.h"
+#include "domain/automation.h"
 #include "domain/client.h"
 #include "domain/document.h"
-#include "domain/automation.h"
 #include "domain/estimate.h"
 #include "domain/invoice.h"
 #include "domain/job.h"
@@ -24,7 +26,6 @@
 #include "domain/visit.h"
 #include "events/heartbeat.h"
 #include "support/test_env.h"
-#include "worker/worker.h"
 
 namespace fsm::worker {
 namespace {
@@ -45,8 +46,8 @@ class WorkerTest : public ::testing::Test {
         *pool_, hasher, {"Acme", "owner@acme.test", "Owner", "correct horse battery"}, "t");
     ASSERT_TRUE(account) << account.error().message;
     owner_ = {account->account_id, account->owner_id, "owner", "t"};
-    client_ = created(commands::client::create(ctx(), valid({{"name", "Client"}},
-                                                            domain::client::fields())));
+    client_ = created(
+        commands::client::create(ctx(), valid({{"name", "Client"}}, domain::client::fields())));
     job_ = created(commands::job::create(
         ctx(), valid({{"client_id", client_}, {"title", "Boiler"}}, domain::job::create_fields())));
   }
@@ -60,7 +61,12 @@ class WorkerTest : public ::testing::Test {
 
   static json valid(const json& body, const std::vector<domain::FieldSpec>& specs) {
     auto v = domain::validate_body(body, specs, domain::Mode::kCreate);
-    EXPECT_TRUE(v) << body.dump() << (v ? "" : " " + v.error().message + " " + nlohmann::json(v.error().issues.empty() ? "" : v.error().issues.front().message).dump());
+    EXPECT_TRUE(v) << body.dump()
+                   << (v ? ""
+                         : " " + v.error().message + " " +
+                               nlohmann::json(
+                                   v.error().issues.empty() ? "" : v.error().issues.front().message)
+                                   .dump());
     return v ? *v : json();
   }
   // An estimate's or invoice's body, line items included.
@@ -75,11 +81,11 @@ class WorkerTest : public ::testing::Test {
   }
 
   std::string visit_at(Timestamp start) {
-    return created(commands::visit::create(
-        ctx(), job_,
-        valid({{"scheduled_start", format_rfc3339(start)},
-               {"scheduled_end", format_rfc3339(start + hours(1))}},
-              domain::visit::create_fields())));
+    return created(
+        commands::visit::create(ctx(), job_,
+                                valid({{"scheduled_start", format_rfc3339(start)},
+                                       {"scheduled_end", format_rfc3339(start + hours(1))}},
+                                      domain::visit::create_fields())));
   }
   std::string automation(const std::string& type, json config, bool enabled = true) {
     return created(commands::automation::create(
@@ -92,16 +98,19 @@ class WorkerTest : public ::testing::Test {
   // A sent invoice of 100.00 due at `due`.
   std::string invoice_due(Timestamp due) {
     const auto id = created(commands::invoice::create(
-        ctx(), valid_document({{"client_id", client_},
-                      {"due_date", format_rfc3339(due)},
-                      {"line_items", {{{"description", "Valve"}, {"quantity", 1},
-                                       {"unit_price_cents", 10000}}}}},
-                     domain::invoice::create_fields())));
+        ctx(), valid_document(
+                   {{"client_id", client_},
+                    {"due_date", format_rfc3339(due)},
+                    {"line_items",
+                     {{{"description", "Valve"}, {"quantity", 1}, {"unit_price_cents", 10000}}}}},
+                   domain::invoice::create_fields())));
     EXPECT_TRUE(commands::invoice::transition(ctx(), {id}, "sent"));
     return id;
   }
 
-  PassSummary pass() { return Worker(*pool_, [this] { return now_; }).pass(); }
+  PassSummary pass() {
+    return Worker(*pool_, [this] { return now_; }).pass();
+  }
   long long count(const std::string& sql) {
     pqxx::connection conn(db_.url());
     return pqxx::nontransaction(conn).exec1(sql)[0].as<long long>();
@@ -179,7 +188,8 @@ TEST_F(WorkerTest, TheLogRefusesASecondReminderEvenWhenTheQueryMissesIt) {
         pqxx::work tx(conn);
         auto appended = commands::append_and_project(
             tx, actor, stream, notification::kReminder.stream_type, 0,
-            {notification::reminder({visit, job_, "Boiler", now_ + hours(2), std::nullopt}, "a", 24)});
+            {notification::reminder({visit, job_, "Boiler", now_ + hours(2), std::nullopt}, "a",
+                                    24)});
         if (!appended) return false;
         tx.commit();
         return true;
@@ -198,7 +208,8 @@ TEST_F(WorkerTest, FollowUpsOnePerReachedStepAndTheThirdAtDay31) {
   const auto first = pass();
   EXPECT_EQ(first.sent, 2);
   EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE entity_type = 'invoice_followup' AND "
-                  "action = 'insert' AND entity_id = '" + inv + "'"),
+                  "action = 'insert' AND entity_id = '" +
+                  inv + "'"),
             2);
   EXPECT_EQ(count("SELECT count(*) FROM invoices WHERE id = '" + inv + "' AND status = 'overdue'"),
             1)
@@ -210,7 +221,8 @@ TEST_F(WorkerTest, FollowUpsOnePerReachedStepAndTheThirdAtDay31) {
   EXPECT_EQ(pass().sent, 1);
   EXPECT_EQ(events_of("InvoiceFollowupCreated"), 3);
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE event_type = 'InvoiceFollowupCreated' AND "
-                  "stream_id = '" + notification::followup_stream_id(inv, 30) + "'"),
+                  "stream_id = '" +
+                  notification::followup_stream_id(inv, 30) + "'"),
             1);
 }
 
@@ -227,16 +239,17 @@ TEST_F(WorkerTest, ADisabledAutomationSendsNothing) {
 
 TEST_F(WorkerTest, SentEstimatesPastExpiryExpireAndPaidInvoicesStay) {
   const auto est = created(commands::estimate::create(
-      ctx(), valid_document({{"client_id", client_},
-                    {"expires_at", format_rfc3339(now_ - kDay)},
-                    {"line_items", {{{"description", "Valve"}, {"quantity", 1},
-                                     {"unit_price_cents", 500}}}}},
-                   domain::estimate::create_fields())));
+      ctx(),
+      valid_document({{"client_id", client_},
+                      {"expires_at", format_rfc3339(now_ - kDay)},
+                      {"line_items",
+                       {{{"description", "Valve"}, {"quantity", 1}, {"unit_price_cents", 500}}}}},
+                     domain::estimate::create_fields())));
   ASSERT_TRUE(commands::estimate::transition(ctx(), {est}, "sent"));
   const auto paid = invoice_due(now_ - kDay);
   ASSERT_TRUE(commands::invoice::record_payment(
-      ctx(), {paid}, valid({{"amount_cents", 10000}, {"method", "cash"}},
-                           domain::invoice::payment_fields()),
+      ctx(), {paid},
+      valid({{"amount_cents", 10000}, {"method", "cash"}}, domain::invoice::payment_fields()),
       new_uuid()));
   const auto s = pass();
   EXPECT_EQ(s.transitions, 1);
@@ -250,8 +263,7 @@ TEST_F(WorkerTest, SentEstimatesPastExpiryExpireAndPaidInvoicesStay) {
 TEST_F(WorkerTest, TheDerivedIdsOfSqlAndCppAgree) {
   const std::string visit = "0190a5c4-1111-7222-8333-444455556666";
   EXPECT_EQ(count("SELECT count(*) FROM (SELECT fsm_derived_uuid('visit_reminder:" + visit +
-                  "')::text AS id) d WHERE id = '" + notification::reminder_stream_id(visit) +
-                  "'"),
+                  "')::text AS id) d WHERE id = '" + notification::reminder_stream_id(visit) + "'"),
             1);
 }
 
@@ -275,7 +287,8 @@ TEST_F(WorkerTest, KillNineMidPassThenAPassSendsNothingTwice) {
     return pid;
   };
   const pid_t first = run_once();
-  while (events_of("VisitReminderCreated") < 10) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (events_of("VisitReminderCreated") < 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(first, SIGKILL);
   int status = 0;
   waitpid(first, &status, 0);

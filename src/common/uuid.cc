@@ -25,17 +25,9 @@ void random_bytes(unsigned char* out, std::size_t n) {
   used += n;
 }
 
-}  // namespace
-
-std::string new_uuid() {
-  std::array<unsigned char, 16> b{};
-  random_bytes(b.data(), b.size());
-  const auto ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);  // version 7
+// The canonical 8-4-4-4-12 lower-case form, version and variant set.
+std::string canonical(std::array<unsigned char, 16> b, unsigned char version) {
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | (version << 4));
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -46,6 +38,28 @@ std::string new_uuid() {
     out.push_back(kHex[b[i] & 0x0F]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::array<unsigned char, 16> b{};
+  random_bytes(b.data(), b.size());
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  return canonical(b, 7);
+}
+
+std::string name_based_uuid(std::string_view name) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
+                     name.size());
+  std::array<unsigned char, 16> b{};
+  std::copy_n(digest.begin(), b.size(), b.begin());
+  return canonical(b, 8);
 }
 
 bool is_uuid(std::string_view text) {

@@ -11,6 +11,10 @@ namespace fsm {
 // for insert speed on a Raspberry Pi's SD card or SSD.
 std::string new_uuid();
 
+// A name-based UUID: version 8 over the first 16 bytes of SHA-256(name)
+// (RFC 9562, appendix B.2). The same name gives the same id everywhere.
+std::string name_based_uuid(std::string_view name);
+
 // True for the canonical 8-4-4-4-12 hex form (either case).
 bool is_uuid(std::string_view text);
 

@@ -1,39 +1,17 @@
 #include "domain/notification.h"
 
-#include <sodium.h>
-
 #include <algorithm>
-#include <array>
+
+#include "common/uuid.h"
 
 namespace fsm::domain::notification {
 namespace {
 
 constexpr auto kDay = std::chrono::hours(24);
 
-std::string hex_uuid(const std::array<unsigned char, 16>& b) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
-}
-
 }  // namespace
 
-std::string derived_id(std::string_view name) {
-  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(name.data()),
-                     name.size());
-  std::array<unsigned char, 16> b{};
-  std::copy_n(digest.begin(), b.size(), b.begin());
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x80);  // version 8
-  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 9562 variant
-  return hex_uuid(b);
-}
+std::string derived_id(std::string_view name) { return name_based_uuid(name); }
 
 std::string reminder_stream_id(const std::string& visit_id) {
   return derived_id(std::string(kReminder.stream_type) + ":" + visit_id);

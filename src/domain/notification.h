@@ -23,9 +23,8 @@ namespace fsm::domain::notification {
 inline constexpr Kind kReminder{"visit_reminder", "VisitReminder"};
 inline constexpr Kind kFollowup{"invoice_followup", "InvoiceFollowup"};
 
-// A name-based UUID: version 8 over the first 16 bytes of SHA-256(name)
-// (RFC 9562, appendix B.2). The same name gives the same id in every process;
-// SQL computes it too (db/009, fsm_derived_uuid), so a query can find it.
+// fsm::name_based_uuid (version 8 over SHA-256 of the name). SQL computes
+// the same (db/009, fsm_derived_uuid), so a query can find the stream.
 std::string derived_id(std::string_view name);
 std::string reminder_stream_id(const std::string& visit_id);
 std::string followup_stream_id(const std::string& invoice_id, int step);

@@ -11,7 +11,9 @@ constexpr auto kDay = std::chrono::hours(24);
 
 }  // namespace
 
-std::string derived_id(std::string_view name) { return name_based_uuid(name); }
+std::string derived_id(std::string_view name) {
+  return name_based_uuid(name);
+}
 
 std::string reminder_stream_id(const std::string& visit_id) {
   return derived_id(std::string(kReminder.stream_type) + ":" + visit_id);

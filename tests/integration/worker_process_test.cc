@@ -14,6 +14,7 @@
 #include "domain/job.h"
 #include "domain/visit.h"
 #include "events/migrator.h"
+#include "projections/replay.h"
 #include "support/test_env.h"
 
 namespace fsm::testing {
@@ -56,6 +57,36 @@ bool eventually(Pred pred, std::chrono::milliseconds within) {
   return pred();
 }
 
+// An account with `visits` visits starting in 2 h and a reminder automation
+// due now, made through the commands (as the API would).
+void seed(const std::string& url, int visits) {
+  events::PgPool pool(url, 2);
+  pool.add_preparer(commands::prepare);
+  commands::PasswordHasher hasher(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 1);
+  const auto account =
+      commands::create_account(pool, hasher, {"Acme", "o@acme.test", "O", "correct horse b"}, "t");
+  ASSERT_TRUE(account);
+  const commands::Actor owner{account->account_id, account->owner_id, "owner", "t"};
+  const commands::Context ctx{pool, owner};
+  auto v = [](const json& body, const std::vector<domain::FieldSpec>& specs) {
+    return *domain::validate_body(body, specs, domain::Mode::kCreate);
+  };
+  const auto client = commands::client::create(ctx, v({{"name", "C"}}, domain::client::fields()));
+  const auto job = commands::job::create(
+      ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
+             domain::job::create_fields()));
+  for (int i = 0; i < visits; ++i) {
+    const auto start = now() + std::chrono::hours(2) + std::chrono::seconds(i);
+    ASSERT_TRUE(commands::visit::create(
+        ctx, job->events[0].stream_id,
+        v({{"scheduled_start", format_rfc3339(start)},
+           {"scheduled_end", format_rfc3339(start + std::chrono::hours(1))}},
+          domain::visit::create_fields())));
+  }
+  ASSERT_TRUE(commands::automation::create(
+      ctx, v({{"type", "visit_reminder"}}, domain::automation::create_fields())));
+}
+
 TEST(WorkerProcess, HealthSaysWhetherAWorkerPassedWithinThreePollIntervals) {
   TestDatabase db;
   count(db.url(), "WITH d AS (DELETE FROM worker_heartbeats RETURNING 1) SELECT count(*) FROM d");
@@ -96,30 +127,7 @@ TEST(WorkerProcess, SurvivesAStoppedDatabaseAndCatchesUp) {
   ASSERT_TRUE(worker.running()) << "a stopped database is no reason to exit";
   pg.start();
 
-  // Work for it: a visit in 2 h and a due reminder automation.
-  events::PgPool pool(url, 2);
-  pool.add_preparer(commands::prepare);
-  commands::PasswordHasher hasher(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 1);
-  const auto account =
-      commands::create_account(pool, hasher, {"Acme", "o@acme.test", "O", "correct horse b"}, "t");
-  ASSERT_TRUE(account);
-  const commands::Actor owner{account->account_id, account->owner_id, "owner", "t"};
-  const commands::Context ctx{pool, owner};
-  auto v = [](const json& body, const std::vector<domain::FieldSpec>& specs) {
-    return *domain::validate_body(body, specs, domain::Mode::kCreate);
-  };
-  const auto client = commands::client::create(ctx, v({{"name", "C"}}, domain::client::fields()));
-  const auto job =
-      commands::job::create(ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
-                                   domain::job::create_fields()));
-  const auto start = now() + std::chrono::hours(2);
-  ASSERT_TRUE(
-      commands::visit::create(ctx, job->events[0].stream_id,
-                              v({{"scheduled_start", format_rfc3339(start)},
-                                 {"scheduled_end", format_rfc3339(start + std::chrono::hours(1))}},
-                                domain::visit::create_fields())));
-  ASSERT_TRUE(commands::automation::create(
-      ctx, v({{"type", "visit_reminder"}}, domain::automation::create_fields())));
+  seed(url, 1);  // work for it: a visit in 2 h and a due reminder automation
 
   EXPECT_TRUE(eventually(
       [&] {
@@ -142,6 +150,40 @@ TEST(WorkerProcess, SurvivesAStoppedDatabaseAndCatchesUp) {
   }
   EXPECT_TRUE(logged) << "the outage is logged at error";
   EXPECT_EQ(worker.terminate(), 0) << "SIGTERM: exit 0";
+}
+
+// Rebuilds of every projection while a worker creates and delivers: nothing
+// is created or sent twice (the delivery checkpoint is not a projection's).
+TEST(WorkerProcess, RebuildsWhileItRunsSendNothingTwice) {
+  ASSERT_GE(sodium_init(), 0);
+  TestDatabase db;
+  constexpr int kVisits = 60;
+  seed(db.url(), kVisits);
+  WebProcess worker({{"DATABASE_URL", db.url()}, {"WORKER_POLL_MS", "200"}, {"LOG_LEVEL", "info"}},
+                    kWorkerProcess);
+  for (int i = 0; i < 3; ++i) projections::rebuild(db.url());
+  ASSERT_TRUE(eventually(
+      [&] {
+        return count(db.url(), "SELECT count(*) FROM events WHERE event_type = "
+                               "'VisitReminderDelivered'") == kVisits;
+      },
+      30s));
+  projections::rebuild(db.url());
+  std::this_thread::sleep_for(1s);  // passes and deliveries go on after it
+  EXPECT_EQ(worker.terminate(), 0);
+  EXPECT_EQ(count(db.url(), "SELECT count(*) FROM events WHERE event_type = 'VisitReminderCreated'"),
+            kVisits);
+  EXPECT_EQ(count(db.url(), "SELECT count(*) FROM events WHERE event_type = "
+                            "'VisitReminderDelivered'"),
+            kVisits)
+      << "each delivered once";
+  int logged = 0;  // the LogNotifier's line per send
+  for (const auto& line : worker.log_lines()) {
+    if (line.value("msg", "") == "notification" && line.value("kind", "") == "visit_reminder") {
+      ++logged;
+    }
+  }
+  EXPECT_EQ(logged, kVisits) << "each sent once";
 }
 
 }  // namespace

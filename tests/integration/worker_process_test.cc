@@ -72,9 +72,9 @@ void seed(const std::string& url, int visits) {
     return *domain::validate_body(body, specs, domain::Mode::kCreate);
   };
   const auto client = commands::client::create(ctx, v({{"name", "C"}}, domain::client::fields()));
-  const auto job = commands::job::create(
-      ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
-             domain::job::create_fields()));
+  const auto job =
+      commands::job::create(ctx, v({{"client_id", client->events[0].stream_id}, {"title", "T"}},
+                                   domain::job::create_fields()));
   for (int i = 0; i < visits; ++i) {
     const auto start = now() + std::chrono::hours(2) + std::chrono::seconds(i);
     ASSERT_TRUE(commands::visit::create(
@@ -164,17 +164,20 @@ TEST(WorkerProcess, RebuildsWhileItRunsSendNothingTwice) {
   for (int i = 0; i < 3; ++i) projections::rebuild(db.url());
   ASSERT_TRUE(eventually(
       [&] {
-        return count(db.url(), "SELECT count(*) FROM events WHERE event_type = "
-                               "'VisitReminderDelivered'") == kVisits;
+        return count(db.url(),
+                     "SELECT count(*) FROM events WHERE event_type = "
+                     "'VisitReminderDelivered'") == kVisits;
       },
       30s));
   projections::rebuild(db.url());
   std::this_thread::sleep_for(1s);  // passes and deliveries go on after it
   EXPECT_EQ(worker.terminate(), 0);
-  EXPECT_EQ(count(db.url(), "SELECT count(*) FROM events WHERE event_type = 'VisitReminderCreated'"),
-            kVisits);
-  EXPECT_EQ(count(db.url(), "SELECT count(*) FROM events WHERE event_type = "
-                            "'VisitReminderDelivered'"),
+  EXPECT_EQ(
+      count(db.url(), "SELECT count(*) FROM events WHERE event_type = 'VisitReminderCreated'"),
+      kVisits);
+  EXPECT_EQ(count(db.url(),
+                  "SELECT count(*) FROM events WHERE event_type = "
+                  "'VisitReminderDelivered'"),
             kVisits)
       << "each delivered once";
   int logged = 0;  // the LogNotifier's line per send

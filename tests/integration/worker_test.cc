@@ -237,6 +237,34 @@ TEST_F(WorkerTest, ADisabledAutomationSendsNothing) {
   EXPECT_EQ(events_of("VisitReminderCreated") + events_of("InvoiceFollowupCreated"), 0);
 }
 
+// A corrupt row (its config edited past the triggers) fails its automation
+// only: the error names it, the other automation runs and is recorded, and
+// the failed one stays due for the next pass.
+TEST_F(WorkerTest, OneFailingAutomationDoesNotBlockTheOthers) {
+  visit_at(now_ + hours(2));
+  const auto broken = automation("invoice_followup", {{"days_overdue", {7}}});
+  const auto fine = automation("visit_reminder", {{"hours_before", 24}});
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec("ALTER TABLE automations DISABLE TRIGGER ALL");
+    tx.exec("UPDATE automations SET config = '{\"days_overdue\": \"soon\"}' WHERE id = '" +
+            broken + "'");
+    tx.exec("ALTER TABLE automations ENABLE TRIGGER ALL");
+    tx.commit();
+  }
+  const auto s = pass();
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(s.sent, 1) << "the reminder automation ran";
+  EXPECT_EQ(count("SELECT count(*) FROM automations WHERE id = '" + fine +
+                  "' AND last_run_at IS NOT NULL"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM automations WHERE id = '" + broken +
+                  "' AND last_run_at IS NULL"),
+            1)
+      << "not recorded: still due";
+}
+
 TEST_F(WorkerTest, SentEstimatesPastExpiryExpireAndPaidInvoicesStay) {
   const auto est = created(commands::estimate::create(
       ctx(),

@@ -248,8 +248,8 @@ TEST_F(WorkerTest, OneFailingAutomationDoesNotBlockTheOthers) {
     pqxx::connection conn(db_.url());
     pqxx::work tx(conn);
     tx.exec("ALTER TABLE automations DISABLE TRIGGER ALL");
-    tx.exec("UPDATE automations SET config = '{\"days_overdue\": \"soon\"}' WHERE id = '" +
-            broken + "'");
+    tx.exec("UPDATE automations SET config = '{\"days_overdue\": \"soon\"}' WHERE id = '" + broken +
+            "'");
     tx.exec("ALTER TABLE automations ENABLE TRIGGER ALL");
     tx.commit();
   }
@@ -259,9 +259,9 @@ TEST_F(WorkerTest, OneFailingAutomationDoesNotBlockTheOthers) {
   EXPECT_EQ(count("SELECT count(*) FROM automations WHERE id = '" + fine +
                   "' AND last_run_at IS NOT NULL"),
             1);
-  EXPECT_EQ(count("SELECT count(*) FROM automations WHERE id = '" + broken +
-                  "' AND last_run_at IS NULL"),
-            1)
+  EXPECT_EQ(
+      count("SELECT count(*) FROM automations WHERE id = '" + broken + "' AND last_run_at IS NULL"),
+      1)
       << "not recorded: still due";
 }
 

@@ -28,8 +28,10 @@ class AutomationsApiTest : public testing::ApiTest {
     const json body = res.json();
     for (const auto& i : body["error"]["details"]["issues"]) {
       std::string p;
-      for (const auto& part : i["path"])
-        p += (p.empty() ? "" : ".") + (part.is_string() ? part.get<std::string>() : part.dump());
+      for (const auto& part : i["path"]) {
+        if (!p.empty()) p += '.';
+        p += part.is_string() ? part.get<std::string>() : part.dump();
+      }
       out.insert(p);
     }
     return out;

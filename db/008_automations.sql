@@ -4,7 +4,8 @@
 -- 1. Actors that are no users. The worker acts as `system:worker`, fsmctl as
 -- `operator:fsmctl`, the trigger below as `operator:sql`: audit_log.actor_id
 -- holds a user's id or such a name, as the events' metadata.actor_id does.
--- audit_log_row (db/007) is the same but for that column's type.
+-- audit_log_row (db/007) is the same but for that column's type and the
+-- entity_id of reminders and follow-ups (fsm-worker's, db/009).
 ALTER TABLE audit_log ALTER COLUMN actor_id TYPE text;
 DROP FUNCTION audit_log_row(uuid, text, uuid, text, jsonb, jsonb, bigint, timestamptz);
 CREATE FUNCTION audit_log_row(e_event_id uuid, e_stream_type text, e_stream_id uuid,
@@ -17,7 +18,11 @@ LANGUAGE sql STABLE AS $$
 SELECT e_event_id,
        (e_metadata->>'account_id')::uuid,
        e_stream_type,
-       e_stream_id,
+       -- Reminders and follow-ups (db/009) are streams of their own, ids
+       -- derived from what they are about; their rows name the visit or
+       -- invoice, which their events carry as data.entity_id.
+       CASE WHEN e_stream_type IN ('visit_reminder', 'invoice_followup')
+            THEN (e_data->>'entity_id')::uuid ELSE e_stream_id END,
        CASE WHEN e_event_type LIKE '%Created' THEN 'insert'
             WHEN e_event_type LIKE '%Updated' OR e_event_type LIKE '%StatusChanged' THEN 'update'
             WHEN e_event_type LIKE '%Deleted' THEN 'delete'

@@ -10,45 +10,6 @@ SELECT encode(set_byte(set_byte(h, 6, (get_byte(h, 6) & 15) | 128),
 FROM (SELECT substring(sha256(convert_to(name, 'UTF8')) FROM 1 FOR 16) AS h) d
 $$;
 
--- Reminders and follow-ups are streams of their own (their ids derived from
--- what they are about); their audit rows name the visit or invoice, which
--- their events carry as data.entity_id, so the operator's query by entity
--- finds them. Otherwise as in 008.
-CREATE OR REPLACE FUNCTION audit_log_row(e_event_id uuid, e_stream_type text, e_stream_id uuid,
-                              e_event_type text, e_data jsonb, e_metadata jsonb,
-                              e_position bigint, e_recorded_at timestamptz)
-RETURNS TABLE (id uuid, account_id uuid, entity_type text, entity_id uuid, action text,
-               actor_id text, old_value jsonb, new_value jsonb, event_type text,
-               event_position bigint, trace_id text, created_at timestamptz)
-LANGUAGE sql STABLE AS $$
-SELECT e_event_id,
-       (e_metadata->>'account_id')::uuid,
-       e_stream_type,
-       CASE WHEN e_stream_type IN ('visit_reminder', 'invoice_followup')
-            THEN (e_data->>'entity_id')::uuid ELSE e_stream_id END,
-       CASE WHEN e_event_type LIKE '%Created' THEN 'insert'
-            WHEN e_event_type LIKE '%Updated' OR e_event_type LIKE '%StatusChanged' THEN 'update'
-            WHEN e_event_type LIKE '%Deleted' THEN 'delete'
-            ELSE 'update' END,
-       e_metadata->>'actor_id',
-       CASE WHEN e_event_type LIKE '%Created' THEN NULL
-            WHEN e_event_type LIKE '%Updated' THEN coalesce(e_data->'previous', '{}')
-            WHEN e_event_type LIKE '%StatusChanged'
-              THEN jsonb_build_object('status', e_data->'from')
-            WHEN e_event_type LIKE '%Deleted' THEN coalesce(e_data->'previous', '{}')
-            ELSE NULL END,
-       CASE WHEN e_event_type LIKE '%Created' THEN e_data
-            WHEN e_event_type LIKE '%Updated' THEN coalesce(e_data->'changes', '{}')
-            WHEN e_event_type LIKE '%StatusChanged'
-              THEN coalesce(e_data->'changes', '{}') || jsonb_build_object('status', e_data->'to')
-            WHEN e_event_type LIKE '%Deleted' THEN NULL
-            ELSE e_data END,
-       e_event_type,
-       e_position,
-       e_metadata->>'trace_id',
-       date_trunc('milliseconds', e_recorded_at)
-$$;
-
 -- One row per worker process, written after each pass (src/events/heartbeat.h).
 -- Not a projection: operational state, which no rebuild touches.
 CREATE TABLE worker_heartbeats (

@@ -104,6 +104,10 @@ int main(int argc, char** argv) {
   account_create->add_option("--name", new_account.name, "the business's name")->required();
   account_create->add_option("--owner-email", new_account.owner_email)->required();
   account_create->add_option("--owner-name", new_account.owner_name)->required();
+  bool first_account = false;
+  account_create->add_flag("--first", first_account,
+                           "a first start: create it only if the database holds no account yet "
+                           "(exit 0 either way)");
 
   auto* projections = app.add_subcommand("projections", "the read tables")->require_subcommand(1);
   auto* proj_status = projections->add_subcommand("status", "each projection's position and lag");
@@ -338,7 +342,18 @@ int main(int argc, char** argv) {
       fsm::events::PgPool pool(database_url(db_flag), 1);
       pool.add_preparer(fsm::commands::prepare);
       auto hasher = fsm::commands::PasswordHasher::from_env();
-      auto created = fsm::commands::create_account(pool, *hasher, new_account, fsm::new_uuid());
+      auto created = [&]() -> fsm::Result<std::optional<fsm::commands::CreatedAccount>> {
+        if (first_account) {
+          return fsm::commands::create_first_account(pool, *hasher, new_account, fsm::new_uuid());
+        }
+        auto one = fsm::commands::create_account(pool, *hasher, new_account, fsm::new_uuid());
+        if (!one) return one.error();
+        return std::optional{*one};
+      }();
+      if (created && !*created) {
+        std::cout << nlohmann::json{{"skipped", "an account exists already"}}.dump() << std::endl;
+        return kClean;
+      }
       if (!created) {
         nlohmann::json issues = nlohmann::json::array();
         for (const auto& i : created.error().issues) {
@@ -348,8 +363,8 @@ int main(int argc, char** argv) {
                   << std::endl;
         return kCheckFailed;
       }
-      std::cout << nlohmann::json{{"account_id", created->account_id},
-                                  {"owner_id", created->owner_id}}
+      std::cout << nlohmann::json{{"account_id", (*created)->account_id},
+                                  {"owner_id", (*created)->owner_id}}
                        .dump()
                 << std::endl;
     }

@@ -8,8 +8,11 @@
 
 namespace fsm::commands {
 
-Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hasher,
-                                      const NewAccount& input, const std::string& trace_id) {
+namespace {
+
+Result<std::optional<CreatedAccount>> create(events::PgPool& pool, PasswordHasher& hasher,
+                                             const NewAccount& input, const std::string& trace_id,
+                                             bool first_only) {
   auto fields = domain::validate_body({{"name", input.name},
                                        {"owner_email", input.owner_email},
                                        {"owner_name", input.owner_name},
@@ -21,9 +24,21 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
   CreatedAccount created{new_uuid(), new_uuid()};
   Actor actor{created.account_id, "", "system", trace_id};
   int calls = 0;
+  bool skipped = false;
   pool.run([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     ++calls;
+    skipped = false;
+    if (first_only) {
+      // Serialises first starts; each then sees the others' commits.
+      tx.exec("SELECT pg_advisory_xact_lock(hashtext('fsm:first-account'))");
+      const bool any = tx.exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0].as<bool>();
+      if (any && !(calls > 1 && load(tx, created.account_id).exists)) {
+        skipped = true;
+        return;
+      }
+      if (any) return;  // an earlier attempt of this call committed it
+    }
     const auto account =
         append_and_project(tx, actor, created.account_id, domain::account::kKind.stream_type, 0,
                            {domain::account::create((*fields)["name"], created.account_id)});
@@ -41,7 +56,24 @@ Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hash
     events::PgAuthStore::set_password(tx, created.owner_id, password_hash);
     tx.commit();
   });
-  return created;
+  if (skipped) return std::optional<CreatedAccount>{};
+  return std::optional<CreatedAccount>{created};
+}
+
+}  // namespace
+
+Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hasher,
+                                      const NewAccount& input, const std::string& trace_id) {
+  auto created = create(pool, hasher, input, trace_id, false);
+  if (!created) return created.error();
+  return **created;
+}
+
+Result<std::optional<CreatedAccount>> create_first_account(events::PgPool& pool,
+                                                           PasswordHasher& hasher,
+                                                           const NewAccount& input,
+                                                           const std::string& trace_id) {
+  return create(pool, hasher, input, trace_id, true);
 }
 
 }  // namespace fsm::commands

@@ -2,6 +2,7 @@
 // events and the owner's credentials, in one transaction.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "commands/passwords.h"
@@ -24,5 +25,13 @@ struct CreatedAccount {
 
 Result<CreatedAccount> create_account(events::PgPool& pool, PasswordHasher& hasher,
                                       const NewAccount& input, const std::string& trace_id);
+
+// A deployment's first start (`fsmctl account create --first`): creates the
+// account only while the database holds none, and answers an empty optional
+// once one exists. Concurrent calls create one account between them.
+Result<std::optional<CreatedAccount>> create_first_account(events::PgPool& pool,
+                                                           PasswordHasher& hasher,
+                                                           const NewAccount& input,
+                                                           const std::string& trace_id);
 
 }  // namespace fsm::commands

@@ -39,21 +39,27 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-// Runs fsmctl with `args`. DATABASE_URL is unset in the child unless given in
-// `database_url`: every test names its database on purpose.
-Run fsmctl(const std::vector<std::string>& args, const std::string& database_url = "") {
+// Runs fsmctl with `args`, `input` on its stdin. DATABASE_URL is unset in the
+// child unless given in `database_url`: every test names its database on purpose.
+Run fsmctl(const std::vector<std::string>& args, const std::string& database_url = "",
+           const std::string& input = "") {
   const std::string ctl = testing::required_env("FSM_CTL_BIN");
   char out_path[] = "/tmp/fsmctl-out-XXXXXX";
   char err_path[] = "/tmp/fsmctl-err-XXXXXX";
   const int out_fd = ::mkstemp(out_path);
   const int err_fd = ::mkstemp(err_path);
+  char in_path[] = "/tmp/fsmctl-in-XXXXXX";
+  const int in_fd = ::mkstemp(in_path);
+  if (::write(in_fd, input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+    throw std::runtime_error("cannot write fsmctl's stdin");
+  }
+  ::lseek(in_fd, 0, SEEK_SET);
   const auto started = std::chrono::steady_clock::now();
   const pid_t child = ::fork();
   if (child == 0) {
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
-    const int in = ::open("/dev/null", O_RDONLY);
-    ::dup2(in, 0);
+    ::dup2(in_fd, 0);
     if (database_url.empty()) {
       ::unsetenv("DATABASE_URL");
     } else {
@@ -73,6 +79,8 @@ Run fsmctl(const std::vector<std::string>& args, const std::string& database_url
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   ::close(out_fd);
   ::close(err_fd);
+  ::close(in_fd);
+  ::unlink(in_path);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   ::unlink(out_path);
@@ -152,6 +160,43 @@ TEST_F(FsmctlTest, VerifyExits0WhenCleanAnd1OnADifference) {
   EXPECT_EQ(fsmctl({"projections", "verify", "clients"}, db_.url()).code, 0);
   // Another "no": an event that does not exist.
   EXPECT_EQ(fsmctl({"events", "show", "999999"}, db_.url()).code, 1);
+}
+
+// compose.pi.yml's first start: `account create --first` on every start of
+// the migrate service creates the owner once, and never another account.
+TEST(FsmctlFirstAccount, CreatedOnceThoughStartedConcurrentlyThenSkipped) {
+  testing::TestDatabase db;
+  const std::vector<std::string> first{"account",     "create",       "--first",
+                                       "--name",      "Acme",         "--owner-email",
+                                       "o@acme.test", "--owner-name", "Owner"};
+  std::vector<fsm::Run> runs(3);
+  std::vector<std::thread> threads;
+  for (auto& r : runs) {
+    threads.emplace_back([&] { r = fsmctl(first, db.url(), "long enough password\n"); });
+  }
+  for (auto& t : threads) t.join();
+  int created = 0;
+  for (const auto& r : runs) {
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto out = json::parse(r.out);
+    if (out.contains("account_id")) {
+      ++created;
+    } else {
+      EXPECT_EQ(out, (json{{"skipped", "an account exists already"}}));
+    }
+  }
+  EXPECT_EQ(created, 1);
+  pqxx::connection c(db.url());
+  EXPECT_EQ(pqxx::nontransaction(c).exec1("SELECT count(*) FROM accounts")[0].as<int>(), 1);
+
+  // Without --first, another account is what was asked for.
+  auto other = first;
+  other.erase(other.begin() + 2);
+  other[5] = "o@other.test";
+  const auto r = fsmctl(other, db.url(), "long enough password\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out).contains("account_id"));
+  EXPECT_EQ(pqxx::nontransaction(c).exec1("SELECT count(*) FROM accounts")[0].as<int>(), 2);
 }
 
 TEST_F(FsmctlTest, UsageErrorsExit2) {

@@ -176,12 +176,16 @@ int main(int argc, char** argv) {
   while (!passes.stop_requested()) {
     try {
       const auto summary = worker.pass();
+      std::int64_t purged = 0;
       pool.run([&](pqxx::connection& conn) {
         pqxx::work tx(conn);
         fsm::events::record_heartbeat(tx, config.instance, config.poll_ms, summary.to_json());
+        purged = fsm::events::purge_expired_state(tx);
         tx.commit();
       });
-      log::info("pass", summary.to_json());
+      auto line = summary.to_json();
+      line["purged"] = purged;
+      log::info("pass", line);
       failures = 0;
       if (summary.sent > 0) deliveries.wake();
     } catch (const std::exception& e) {

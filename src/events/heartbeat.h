@@ -4,6 +4,7 @@
 // the log rebuilds it, and a rebuild does not touch it.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
@@ -23,5 +24,11 @@ inline constexpr const char* kWorkerAliveSql =
     "false) FROM worker_heartbeats";
 
 bool worker_alive(pqxx::transaction_base& tx);
+
+// What grows outside the log, cleaned after each pass: sessions past their
+// expiry or revoked over an hour ago, and Idempotency-Key records past the
+// 24 hours in which a retry may replay them (fsm-web also purges those, but
+// only while requests arrive). Returns the rows removed.
+std::int64_t purge_expired_state(pqxx::transaction_base& tx);
 
 }  // namespace fsm::events

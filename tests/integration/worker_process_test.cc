@@ -111,6 +111,40 @@ TEST(WorkerProcess, HealthSaysWhetherAWorkerPassedWithinThreePollIntervals) {
   EXPECT_TRUE(eventually([&] { return c.request("GET", "/api/health").status == 503; }, 3s));
 }
 
+// Sessions and Idempotency-Keys are not in the log and would grow forever:
+// each pass removes those nothing can use any more, and nothing else.
+TEST(WorkerProcess, APassRemovesEndedSessionsAndExpiredIdempotencyKeys) {
+  TestDatabase db;
+  count(
+      db.url(),
+      "WITH s AS (INSERT INTO sessions (token_hash, user_id, account_id, expires_at, revoked_at)"
+      " VALUES ('\\x01', gen_random_uuid(), gen_random_uuid(), now() - interval '1 second', NULL),"
+      "        ('\\x02', gen_random_uuid(), gen_random_uuid(), now() + interval '1 day',"
+      "         now() - interval '2 hours'),"
+      "        ('\\x03', gen_random_uuid(), gen_random_uuid(), now() + interval '1 day', NULL),"
+      "        ('\\x04', gen_random_uuid(), gen_random_uuid(), now() + interval '1 day',"
+      "         now() - interval '1 minute') RETURNING 1) SELECT count(*) FROM s");
+  count(
+      db.url(),
+      "WITH k AS (INSERT INTO idempotency_keys"
+      " (user_id, key, request_hash, state, claim, created_at) VALUES"
+      " (gen_random_uuid(), 'old', '\\x00', 'done', gen_random_uuid(), now() - interval '25 "
+      "hours'),"
+      " (gen_random_uuid(), 'new', '\\x00', 'done', gen_random_uuid(), now() - interval '23 hours')"
+      " RETURNING 1) SELECT count(*) FROM k");
+
+  ASSERT_EQ(run_worker(db.url(), {"--once"}), 0);
+  pqxx::connection conn(db.url());
+  pqxx::nontransaction q(conn);
+  // Kept: the live session, the one revoked a minute ago, the key within 24 h.
+  EXPECT_EQ(q.exec1("SELECT string_agg(encode(token_hash, 'hex'), ',' ORDER BY token_hash)"
+                    " FROM sessions")[0]
+                .as<std::string>(),
+            "03,04");
+  EXPECT_EQ(q.exec1("SELECT string_agg(key, ',') FROM idempotency_keys")[0].as<std::string>(),
+            "new");
+}
+
 // Stopped for 10 s under a running worker: it logs, waits, resumes, and the
 // work that arrived meanwhile is done.
 TEST(WorkerProcess, SurvivesAStoppedDatabaseAndCatchesUp) {

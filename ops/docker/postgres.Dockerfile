@@ -18,7 +18,9 @@ ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
     PGDATA=/var/lib/postgresql/data
 COPY ops/docker/db-entrypoint ops/docker/fsm-backup /usr/local/bin/
 USER postgres
-VOLUME /var/lib/postgresql/data
+# No VOLUME: compose.pi.yml mounts the named volume db-data on PGDATA, and the
+# `backup` service, which runs this image too, needs none (an image VOLUME
+# would give every backup container an anonymous volume of its own).
 EXPOSE 5432
 # SIGINT is PostgreSQL's "fast" shutdown: clean, without waiting for clients.
 STOPSIGNAL SIGINT

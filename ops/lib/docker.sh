@@ -2,14 +2,22 @@
 # `docker compose`, and the Debian 12 base image. Source after common.sh.
 
 FSM_COMPOSE_FILE="$FSM_ROOT/compose.pi.yml"
-FSM_DOCKER_PACKAGES=(docker.io docker-compose mmdebstrap jq curl util-linux)
 
 fsm_compose() { docker compose -f "$FSM_COMPOSE_FILE" "$@"; }
 
-# Installs Docker and Compose if missing, starts dockerd if it is not running,
-# and makes `docker compose` work (the runbook's spelling).
+# Installs Docker (Debian's docker.io) and Compose only where there is none
+# (never beside Docker's own packages, as a Pi usually has), starts dockerd
+# if it is not running, and makes `docker compose` work (the runbook's
+# spelling).
 fsm_docker_ready() {
-  fsm_install_packages "${FSM_DOCKER_PACKAGES[@]}"
+  local need=()
+  command -v jq >/dev/null || need+=(jq)
+  command -v curl >/dev/null || need+=(curl)
+  command -v script >/dev/null || need+=(bsdutils)
+  command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need+=(docker.io)
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null ||
+    need+=(docker-compose)
+  [ ${#need[@]} -eq 0 ] || fsm_install_packages "${need[@]}"
   if ! docker info >/dev/null 2>&1; then
     [ "$(id -u)" -eq 0 ] || fsm_die "the Docker engine is not running (start it: sudo systemctl start docker)"
     fsm_log "starting dockerd (log: /var/log/ai-fsm-dockerd.log)"
@@ -36,6 +44,7 @@ fsm_docker_ready() {
 fsm_base_image() {
   local name=$1
   docker image inspect "$name" >/dev/null 2>&1 && return 0
+  command -v mmdebstrap >/dev/null || fsm_install_packages mmdebstrap
   local tar
   tar=$(mktemp -t fsm-base-XXXXXX.tar)
   fsm_log "bootstrapping $name with mmdebstrap (about a minute)"
@@ -43,7 +52,8 @@ fsm_base_image() {
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-    bookworm "$tar" >&2 || { rm -f "$tar"; fsm_die "mmdebstrap failed"; }
+    bookworm "$tar" >"$tar.log" 2>&1 || { tail -n 30 "$tar.log" >&2; rm -f "$tar" "$tar.log"; fsm_die "mmdebstrap failed"; }
+  rm -f "$tar.log"
   docker import "$tar" "$name" >/dev/null
   rm -f "$tar"
 }

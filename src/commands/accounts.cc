@@ -32,12 +32,12 @@ Result<std::optional<CreatedAccount>> create(events::PgPool& pool, PasswordHashe
     if (first_only) {
       // Serialises first starts; each then sees the others' commits.
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('fsm:first-account'))");
-      const bool any = tx.exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0].as<bool>();
-      if (any && !(calls > 1 && load(tx, created.account_id).exists)) {
-        skipped = true;
+      if (tx.exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0].as<bool>()) {
+        // Ours if an earlier attempt of this call committed it (the pool
+        // repeats a call whose COMMIT went unanswered); else someone's.
+        skipped = !(calls > 1 && load(tx, created.account_id).exists);
         return;
       }
-      if (any) return;  // an earlier attempt of this call committed it
     }
     const auto account =
         append_and_project(tx, actor, created.account_id, domain::account::kKind.stream_type, 0,

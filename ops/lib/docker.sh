@@ -67,8 +67,10 @@ fsm_wait_healthy() {
   while true; do
     pending=()
     for s in "$@"; do
-      id=$(fsm_compose ps -q "$s" 2>/dev/null | head -n 1)
-      state=$([ -n "$id" ] && docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null)
+      # -a: Compose v2 lists only running containers otherwise.
+      id=$(fsm_compose ps -a -q "$s" 2>/dev/null | head -n 1) || true
+      state=""
+      [ -z "$id" ] || state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null) || true
       [ "$state" = healthy ] || pending+=("$s:${state:-absent}")
     done
     [ ${#pending[@]} -eq 0 ] && return 0

@@ -13,6 +13,15 @@ namespace {
 Result<std::optional<CreatedAccount>> create(events::PgPool& pool, PasswordHasher& hasher,
                                              const NewAccount& input, const std::string& trace_id,
                                              bool first_only) {
+  // Once an account exists, a first start has nothing to do, whatever its
+  // settings say (a password left in .env that no longer passes, say).
+  if (first_only && pool.run([](pqxx::connection& conn) {
+        return pqxx::nontransaction(conn)
+            .exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0]
+            .as<bool>();
+      })) {
+    return std::optional<CreatedAccount>{};
+  }
   auto fields = domain::validate_body({{"name", input.name},
                                        {"owner_email", input.owner_email},
                                        {"owner_name", input.owner_name},

@@ -189,6 +189,12 @@ TEST(FsmctlFirstAccount, CreatedOnceThoughStartedConcurrentlyThenSkipped) {
   pqxx::connection c(db.url());
   EXPECT_EQ(pqxx::nontransaction(c).exec1("SELECT count(*) FROM accounts")[0].as<int>(), 1);
 
+  // Once there is one, --first checks nothing else: a start whose .env still
+  // holds a password that no longer passes must not fail.
+  const auto skipped = fsmctl(first, db.url(), "short\n");
+  EXPECT_EQ(skipped.code, 0) << skipped.err;
+  EXPECT_EQ(json::parse(skipped.out), (json{{"skipped", "an account exists already"}}));
+
   // Without --first, another account is what was asked for.
   auto other = first;
   other.erase(other.begin() + 2);

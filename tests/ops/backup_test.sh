@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ops/docker/fsm-backup (the `backup` service) against the test cluster: a
-# dump is complete and checked or not there at all, retention never deletes
-# the newest dump nor files it did not make, and `check` tells a fresh
-# backup from a stale one. Needs FSM_TEST_DATABASE_URL and FSM_CTL_BIN.
+# dump is complete and checked or not there at all, retention keeps the
+# newest dumps whatever their age and never touches files it did not make,
+# and `check` tells a fresh backup from a stale one. Needs FSM_TEST_DATABASE_URL and FSM_CTL_BIN.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 backup="$root/ops/docker/fsm-backup"
@@ -23,6 +23,7 @@ scratch=$(mktemp -d)
 trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1; rm -rf "$scratch"' EXIT
 DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$db" "${FSM_CTL_BIN:?}" migrate >/dev/null
 export PGDATABASE=$db FSM_BACKUP_TARGET="$scratch/b" FSM_BACKUP_KEEP_DAYS=3 FSM_BACKUP_INTERVAL_HOURS=24
+export FSM_BACKUP_KEEP_COUNT=1
 
 expect "check fails while there is no backup" bash -c "! '$backup' check 2>/dev/null"
 
@@ -55,9 +56,25 @@ expect "a failed dump exits non-zero" bash -c "! PGPORT=1 '$backup' now >/dev/nu
 expect "a failed dump never prunes the newest dump" test -e "$made"
 expect "a failed dump leaves no partial file" test -z "$(find "$FSM_BACKUP_TARGET" -name '*.partial*')"
 
+# Damage found late, or dumps that stopped: the newest KEEP_COUNT stay,
+# however old; `prune` alone applies the same rule.
+rm -f "$FSM_BACKUP_TARGET"/ai_fsm_*.dump
+for d in 10 9 8; do
+  f="$FSM_BACKUP_TARGET/ai_fsm_202001${d}T000000Z.dump"
+  echo x >"$f"
+  touch -d "$d days ago" "$f"
+done
+FSM_BACKUP_KEEP_COUNT=2 "$backup" prune 2>/dev/null
+expect "prune keeps the newest 2 dumps though older than 3 days" \
+  test "$(cd "$FSM_BACKUP_TARGET" && ls ai_fsm_*.dump | tr '\n' ' ')" = "ai_fsm_2020018T000000Z.dump ai_fsm_2020019T000000Z.dump "
+FSM_BACKUP_KEEP_COUNT=2 "$backup" now >/dev/null 2>&1
+expect "a new dump pushes the oldest kept one out" \
+  test "$(find "$FSM_BACKUP_TARGET" -name 'ai_fsm_2020*.dump' | wc -l)" = 1
+expect "and bad settings are refused" bash -c "! FSM_BACKUP_KEEP_COUNT=0 '$backup' prune 2>/dev/null"
+
 # A database without the event log is not a backup of ai-fsm.
 expect "a database without an event log is refused" bash -c "! PGDATABASE=postgres '$backup' now >/dev/null 2>&1"
-expect "and leaves no dump" test "$(find "$FSM_BACKUP_TARGET" -name 'ai_fsm_*.dump' | wc -l)" = 1
+expect "and leaves no dump" test "$(find "$FSM_BACKUP_TARGET" -name 'ai_fsm_*.dump' | wc -l)" = 2
 expect "bad settings are refused" bash -c "! FSM_BACKUP_KEEP_DAYS=0 '$backup' check 2>/dev/null"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }

@@ -10,15 +10,18 @@ namespace fsm::commands {
 
 namespace {
 
+bool any_account(pqxx::transaction_base& tx) {
+  return tx.exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0].as<bool>();
+}
+
 Result<std::optional<CreatedAccount>> create(events::PgPool& pool, PasswordHasher& hasher,
                                              const NewAccount& input, const std::string& trace_id,
                                              bool first_only) {
   // Once an account exists, a first start has nothing to do, whatever its
   // settings say (a password left in .env that no longer passes, say).
   if (first_only && pool.run([](pqxx::connection& conn) {
-        return pqxx::nontransaction(conn)
-            .exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0]
-            .as<bool>();
+        pqxx::nontransaction tx(conn);
+        return any_account(tx);
       })) {
     return std::optional<CreatedAccount>{};
   }
@@ -41,7 +44,7 @@ Result<std::optional<CreatedAccount>> create(events::PgPool& pool, PasswordHashe
     if (first_only) {
       // Serialises first starts; each then sees the others' commits.
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('fsm:first-account'))");
-      if (tx.exec1("SELECT EXISTS (SELECT 1 FROM accounts)")[0].as<bool>()) {
+      if (any_account(tx)) {
         // Ours if an earlier attempt of this call committed it (the pool
         // repeats a call whose COMMIT went unanswered); else someone's.
         skipped = !(calls > 1 && load(tx, created.account_id).exists);
